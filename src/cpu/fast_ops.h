@@ -1,0 +1,17 @@
+/* fast_ops.h — the fast CPU kernels: OpenBLAS sgemm for linear layers and
+ * OpenMP threads for attention. fp32 in, fp32 out, matching ref_ops.h. */
+#ifndef XF_FAST_OPS_H
+#define XF_FAST_OPS_H
+
+#include "../model.h"
+
+/* y [T, out] (+)= x [T, in] · W[out, in]ᵀ + bias; W and bias must be fp32. */
+void xf_fast_linear(const float *x, const float *W, const float *bias, float *y, int64_t T, int in, int out,
+                    int accumulate);
+/* As xf_ref_attention, threaded, float accumulation. */
+void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, const float *v, int64_t vs,
+                       float *out, const int32_t *seq_start, int B, int nh, int nkv, int D);
+/* Sets the thread count of BLAS and of the attention kernel (0: all cores). */
+void xf_fast_set_threads(int n);
+
+#endif /* XF_FAST_OPS_H */

@@ -1,0 +1,226 @@
+/* test_ops.c — op by op: a backend's op table against the CPU reference on
+ * random inputs of many shapes, odd sizes included, with guard words after
+ * every output to catch out-of-bounds writes.
+ *   test_ops [--backend cpu|cuda|vulkan] [--dtype D]
+ * An op the backend does not offer is reported skipped; a backend without a
+ * device makes the whole test skipped (exit 77). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cpu/ref_ops.h"
+#include "testutil.h"
+
+#define GUARD 16
+static const float guard_value = 1234567.0f;
+
+typedef struct run {
+    const xf_op_table *ops;
+    xf_dtype mode;
+    int failures, checks, skipped_ops, no_device;
+} run;
+
+static float *alloc_out(int64_t n) {
+    float *p = malloc(sizeof(float) * (size_t)(n + GUARD));
+    for (int64_t i = 0; i < n + GUARD; i++) p[i] = i < n ? NAN : guard_value;
+    return p;
+}
+
+static int guards_ok(const float *p, int64_t n) {
+    for (int i = 0; i < GUARD; i++)
+        if (p[n + i] != guard_value) return 0;
+    return 1;
+}
+
+/* Records the outcome of one call: skip on no device, fail on error. */
+static int outcome(run *r, xf_status st, const char *what) {
+    if (st == XF_OK) return 1;
+    if (st == XF_ERR_NO_DEVICE) {
+        r->no_device = 1;
+        return 0;
+    }
+    printf("  %-44s error: %s\n", what, xf_last_error());
+    r->failures++;
+    return 0;
+}
+
+static void compare(run *r, const char *what, const float *out, const float *ref, int64_t n) {
+    char name[128];
+    snprintf(name, sizeof name, "%s", what);
+    if (!guards_ok(out, n)) {
+        printf("  %-44s FAIL: wrote past the end of its output\n", name);
+        r->failures++;
+        return;
+    }
+    r->failures += xt_report(name, xt_rel_err(out, ref, n), xt_tolerance(r->mode));
+    r->checks++;
+}
+
+static void test_rmsnorm(run *r) {
+    const int rows[] = {1, 3, 17}, ns[] = {1, 7, 64, 333};
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 4; b++) {
+            int R = rows[a], n = ns[b];
+            float *x = malloc(sizeof(float) * (size_t)(R * n)), *w = malloc(sizeof(float) * (size_t)n);
+            float *ref = malloc(sizeof(float) * (size_t)(R * n)), *out = alloc_out(R * n);
+            xt_fill_uniform(x, R * n, 11 + a * 7 + b, 2.0f);
+            xt_fill_uniform(w, n, 5 + b, 1.0f);
+            xf_ref_rmsnorm(x, w, ref, R, n, 1e-6f);
+            char what[96];
+            snprintf(what, sizeof what, "rmsnorm rows=%d n=%d", R, n);
+            if (outcome(r, r->ops->rmsnorm(r->mode, x, w, out, R, n, 1e-6f), what)) compare(r, what, out, ref, R * n);
+            free(x), free(w), free(ref), free(out);
+            if (r->no_device) return;
+        }
+}
+
+static void test_linear(run *r) {
+    const int Ts[] = {1, 5, 33}, ins[] = {1, 7, 64, 130}, outs[] = {1, 3, 96, 257};
+    int k = 0;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++, k++) {
+                int T = Ts[a], in = ins[b], O = outs[c], with_bias = k % 2, acc = (k / 2) % 2;
+                float *x = malloc(sizeof(float) * (size_t)(T * in)), *W = malloc(sizeof(float) * (size_t)(O * in));
+                float *bias = malloc(sizeof(float) * (size_t)O);
+                float *ref = malloc(sizeof(float) * (size_t)(T * O)), *out = alloc_out(T * O);
+                xt_fill_uniform(x, T * in, 100 + k, 1.0f);
+                xt_fill_uniform(W, O * in, 200 + k, 1.0f / sqrtf((float)in));
+                xt_fill_uniform(bias, O, 300 + k, 0.5f);
+                xt_fill_uniform(ref, T * O, 400 + k, 1.0f);
+                memcpy(out, ref, sizeof(float) * (size_t)(T * O));
+                xf_tensor Wt = {.data = W, .type = XF_W_F32, .ndim = 2, .shape = {O, in}};
+                xf_tensor bt = {.data = bias, .type = XF_W_F32, .ndim = 1, .shape = {O, 1}};
+                xf_ref_linear(x, &Wt, with_bias ? &bt : NULL, ref, T, in, O, acc);
+                char what[96];
+                snprintf(what, sizeof what, "linear T=%d in=%d out=%d%s%s", T, in, O, with_bias ? " +bias" : "",
+                         acc ? " +acc" : "");
+                if (outcome(r, r->ops->linear(r->mode, x, W, with_bias ? bias : NULL, out, T, in, O, acc), what))
+                    compare(r, what, out, ref, T * O);
+                free(x), free(W), free(bias), free(ref), free(out);
+                if (r->no_device) return;
+            }
+}
+
+static void test_qknorm_rope(run *r) {
+    const int Ts[] = {1, 9, 40}, nhs[] = {1, 3}, Ds[] = {2, 32, 66, 64, 128};
+    const int P = 64;
+    int k = 0;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 2; b++)
+            for (int c = 0; c < 5; c++, k++) {
+                int T = Ts[a], nh = nhs[b], D = Ds[c], with_norm = k % 2;
+                int64_t n = (int64_t)T * nh * D;
+                float *x = malloc(sizeof(float) * (size_t)n), *ref = malloc(sizeof(float) * (size_t)n);
+                float *out = alloc_out(n), *w = malloc(sizeof(float) * (size_t)D);
+                float *cs = malloc(sizeof(float) * (size_t)(P * D / 2)), *sn = malloc(sizeof(float) * (size_t)(P * D / 2));
+                int32_t *pos = malloc(sizeof(int32_t) * (size_t)T);
+                for (int p = 0; p < P; p++)
+                    for (int j = 0; j < D / 2; j++) {
+                        double ang = p * pow(10000.0, -2.0 * j / D);
+                        cs[p * D / 2 + j] = (float)cos(ang), sn[p * D / 2 + j] = (float)sin(ang);
+                    }
+                for (int t = 0; t < T; t++) pos[t] = (t * 7 + k) % P;
+                xt_fill_uniform(x, n, 500 + k, 2.0f);
+                xt_fill_uniform(w, D, 600 + k, 1.0f);
+                memcpy(ref, x, sizeof(float) * (size_t)n);
+                memcpy(out, x, sizeof(float) * (size_t)n);
+                xf_ref_qknorm_rope(ref, with_norm ? w : NULL, 1e-6f, pos, T, nh, D, cs, sn);
+                char what[96];
+                snprintf(what, sizeof what, "qknorm_rope T=%d nh=%d D=%d%s", T, nh, D, with_norm ? " +norm" : "");
+                if (outcome(r, r->ops->qknorm_rope(r->mode, out, with_norm ? w : NULL, 1e-6f, pos, T, nh, D, cs, sn),
+                            what))
+                    compare(r, what, out, ref, n);
+                free(x), free(ref), free(out), free(w), free(cs), free(sn), free(pos);
+                if (r->no_device) return;
+            }
+}
+
+static void test_attention(run *r) {
+    static const int lens[][5] = {{1}, {5, 17}, {1, 33, 64, 2}, {130}, {7, 1, 200}};
+    static const int n_lens[] = {1, 2, 4, 1, 3};
+    static const int heads[][2] = {{1, 1}, {4, 2}, {6, 2}, {3, 1}, {8, 8}};
+    static const int Ds[] = {32, 64, 128, 80, 16};
+    for (int a = 0; a < 5; a++)
+        for (int h = 0; h < 5; h++) {
+            int D = Ds[(a + h) % 5], nh = heads[h][0], nkv = heads[h][1], B = n_lens[a];
+            int32_t ss[6] = {0};
+            for (int b = 0; b < B; b++) ss[b + 1] = ss[b] + lens[a][b];
+            int T = ss[B];
+            int64_t nq = (int64_t)T * nh * D, nk = (int64_t)T * nkv * D;
+            float *q = malloc(sizeof(float) * (size_t)nq), *k = malloc(sizeof(float) * (size_t)nk);
+            float *v = malloc(sizeof(float) * (size_t)nk), *ref = malloc(sizeof(float) * (size_t)nq);
+            float *out = alloc_out(nq);
+            xt_fill_uniform(q, nq, 700 + a * 5 + h, 2.0f);
+            xt_fill_uniform(k, nk, 800 + a * 5 + h, 2.0f);
+            xt_fill_uniform(v, nk, 900 + a * 5 + h, 1.0f);
+            xf_ref_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, ref, ss, B, nh, nkv, D);
+            char what[96];
+            snprintf(what, sizeof what, "attention B=%d T=%d nh=%d nkv=%d D=%d", B, T, nh, nkv, D);
+            if (outcome(r, r->ops->attention(r->mode, q, k, v, out, ss, B, nh, nkv, D), what))
+                compare(r, what, out, ref, nq);
+            free(q), free(k), free(v), free(ref), free(out);
+            if (r->no_device) return;
+        }
+}
+
+static void test_swiglu(run *r) {
+    const int64_t ns[] = {1, 1000, 4097};
+    for (int a = 0; a < 3; a++) {
+        int64_t n = ns[a];
+        float *g = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n);
+        float *ref = malloc(sizeof(float) * (size_t)n), *out = alloc_out(n);
+        xt_fill_uniform(g, n, 1000 + a, 6.0f);
+        xt_fill_uniform(u, n, 1100 + a, 2.0f);
+        xf_ref_swiglu(g, u, ref, n);
+        char what[96];
+        snprintf(what, sizeof what, "swiglu n=%lld", (long long)n);
+        if (outcome(r, r->ops->swiglu(r->mode, g, u, out, n), what)) compare(r, what, out, ref, n);
+        free(g), free(u), free(ref), free(out);
+        if (r->no_device) return;
+    }
+}
+
+int main(int argc, char **argv) {
+    xf_backend backend = XF_BACKEND_CPU;
+    xf_dtype mode = XF_DTYPE_F32;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--backend") && i + 1 < argc && !xt_parse_backend(argv[i + 1], &backend)) i++;
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !xt_parse_dtype(argv[i + 1], &mode)) i++;
+        else return fprintf(stderr, "usage: test_ops [--backend B] [--dtype D]\n"), 2;
+    }
+    const xf_backend_ops *be = xf_backend_lookup(backend);
+    printf("op tests: backend %s, dtype %s, against the CPU reference\n", xt_backend_name(backend), xt_dtype_name(mode));
+    if (!be || !be->ops) {
+        printf("skipped: the %s backend is not built in\n", xt_backend_name(backend));
+        return XT_SKIP;
+    }
+    run r = {.ops = be->ops, .mode = mode};
+    struct {
+        const char *name;
+        const void *fn;
+        void (*test)(run *);
+    } ops[] = {
+        {"rmsnorm", (const void *)be->ops->rmsnorm, test_rmsnorm},
+        {"linear", (const void *)be->ops->linear, test_linear},
+        {"qknorm_rope", (const void *)be->ops->qknorm_rope, test_qknorm_rope},
+        {"attention", (const void *)be->ops->attention, test_attention},
+        {"swiglu", (const void *)be->ops->swiglu, test_swiglu},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (!ops[i].fn) {
+            printf("  %-44s skipped (not offered by this backend)\n", ops[i].name);
+            r.skipped_ops++;
+            continue;
+        }
+        ops[i].test(&r);
+        if (r.no_device) {
+            printf("skipped: no %s device: %s\n", xt_backend_name(backend), xf_last_error());
+            return XT_SKIP;
+        }
+    }
+    printf("%d passed, %d failed, %d skipped\n", r.checks - r.failures, r.failures, r.skipped_ops);
+    if (r.checks == 0) return XT_SKIP;
+    return r.failures ? 1 : 0;
+}

@@ -1,0 +1,44 @@
+/* testutil.h — what every test shares: golden cases, error metrics, random data,
+ * command-line parsing of backend/dtype, and the skip convention (exit 77). */
+#ifndef XF_TESTUTIL_H
+#define XF_TESTUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "xfwd.h"
+
+#define XT_SKIP 77
+
+/* A golden case's golden.safetensors, read into memory. */
+typedef struct xt_golden {
+    int32_t *tokens;    /* [T] */
+    int32_t *seq_lens;  /* [B] */
+    int32_t n_tokens, n_seqs;
+    void *st;           /* the parsed file (opaque) */
+} xt_golden;
+
+int xt_golden_load(const char *case_dir, xt_golden *g);       /* 0 on success */
+/* fp32 tensor `name` ([rows, cols]) or NULL if the case lacks it. */
+const float *xt_golden_get(const xt_golden *g, const char *name, int64_t *rows, int64_t *cols);
+void xt_golden_free(xt_golden *g);
+
+/* ‖out − ref‖ / ‖ref‖ over n floats; +inf if out has NaN/Inf. */
+double xt_rel_err(const float *out, const float *ref, int64_t n);
+/* Smallest cosine similarity over rows of [rows, cols]. */
+double xt_min_row_cos(const float *out, const float *ref, int64_t rows, int64_t cols);
+/* Relative-error tolerance of a mode (golden README): f32 1e-5, tf32 5e-3, bf16/f16 3e-2. */
+double xt_tolerance(xf_dtype mode);
+
+/* Deterministic uniform floats in [-scale, scale]. */
+void xt_fill_uniform(float *x, int64_t n, uint64_t seed, float scale);
+
+int xt_parse_backend(const char *s, xf_backend *out);  /* 0 on success */
+int xt_parse_dtype(const char *s, xf_dtype *out);
+const char *xt_dtype_name(xf_dtype d);
+const char *xt_backend_name(xf_backend b);
+
+/* Prints "name: worst error E (tolerance T) ok|FAIL" and returns 1 if it failed. */
+int xt_report(const char *name, double err, double tol);
+
+#endif /* XF_TESTUTIL_H */

@@ -1,0 +1,29 @@
+/* cli.h — what the CLI's subcommand files share: option parsing of the common
+ * flags and the one-line error convention. */
+#ifndef XF_CLI_H
+#define XF_CLI_H
+
+#include "xfwd.h"
+
+typedef struct cli_opts {
+    const char *model, *input, *output, *adapter, *shape, *jsonl_out, *cache_dir;
+    xf_backend backend;
+    xf_dtype dtype;
+    xf_pooling pooling;
+    int normalize, merge_adapter;
+    int max_tokens, threads;
+    int batch, seq, iters, warmup;
+} cli_opts;
+
+/* Parses argv[1..] into o; returns 0, or prints one line and returns 2. `allowed`
+ * lists the long options the subcommand accepts, e.g. "model input output backend". */
+int xf_cli_parse(int argc, char **argv, const char *allowed, cli_opts *o);
+/* Prints "xfwd: message" on stderr; returns 1. */
+int xf_cli_fail(const char *fmt, ...);
+int xf_cli_bench(int argc, char **argv);
+int xf_cli_tokenize(int argc, char **argv);
+int xf_cli_detokenize(int argc, char **argv);
+const char *xf_cli_backend_name(xf_backend b);
+const char *xf_cli_dtype_name(xf_dtype d);
+
+#endif /* XF_CLI_H */
