@@ -269,7 +269,8 @@ xf_status xf_model_open(const char *dir, xf_model **out) {
 
     if (c->num_labels > 0) XF_TRY(bind(m, "score.weight", c->num_labels, c->hidden, 1, &m->score));
     XF_TRY(bind(m, "lm_head.weight", c->vocab, c->hidden, 0, &m->lm_head));
-    if (!m->lm_head.data && (c->tie_embeddings || c->num_labels == 0)) {
+    /* classifiers (score head) have no lm_head unless the checkpoint stores one */
+    if (!m->lm_head.data && c->num_labels == 0) {
         XF_CHECK(c->tie_embeddings || !strstr(c->architecture, "ForCausalLM"), XF_ERR_FORMAT,
                  "%s: missing tensor 'lm_head.weight' and tie_word_embeddings is false", dir);
         if (c->tie_embeddings) m->lm_head = m->embed;

@@ -5,7 +5,7 @@ target_link_libraries(test_golden PRIVATE xf_testutil)
 add_executable(test_ops test_ops.c)
 target_link_libraries(test_ops PRIVATE xf_testutil)
 add_executable(test_api test_api.c)
-target_link_libraries(test_api PRIVATE xf_testutil)
+target_link_libraries(test_api PRIVATE xf_testutil xf_adapter_writer)
 
 foreach(case ${XF_GOLDEN_CASES})
   foreach(be cpu_ref cpu)

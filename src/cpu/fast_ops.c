@@ -12,7 +12,9 @@
 void xf_fast_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
+#ifdef XFWD_OPENBLAS
     openblas_set_num_threads(n);
+#endif
 }
 
 void xf_fast_linear(const float *x, const float *W, const float *bias, float *y, int64_t T, int in, int out,

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# cli.sh XFWD GOLDEN_DIR — the command-line contract end to end: info, hidden,
+# logits, embed, classify (with labels), adapters applied and merged, each
+# output .npy compared with the golden tensor.
+set -u
+xfwd=$1
+golden=$2
+here=$(cd "$(dirname "$0")" && pwd)
+tool="python3 $here/golden_tool.py"
+work=$(mktemp -d /tmp/xfwd-cli-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+pass=0
+fail=0
+check() { # check NAME command...
+  local name=$1
+  shift
+  if out=$("$@" 2>&1); then pass=$((pass + 1)); echo "ok   $name ${out:+: $out}";
+  else fail=$((fail + 1)); echo "FAIL $name: $out"; fi
+}
+
+for c in qwen3-tiny llama-tiny qwen2-tiny-sharded qwen3-hd128-bf16; do
+  $tool jsonl "$golden/$c" "$work/$c.jsonl"
+  check "$c hidden" bash -c "'$xfwd' hidden --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/h.npy' --backend cpu && $tool compare '$work/h.npy' '$golden/$c' hidden 1e-5"
+  check "$c logits" bash -c "'$xfwd' logits --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/l.npy' --backend cpu && $tool compare '$work/l.npy' '$golden/$c' logits 1e-5"
+  check "$c embed mean" bash -c "'$xfwd' embed --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/e.npy' --pooling mean --normalize && $tool compare '$work/e.npy' '$golden/$c' pooled_mean 1e-5"
+  check "$c embed last" bash -c "'$xfwd' embed --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/e.npy' --normalize && $tool compare '$work/e.npy' '$golden/$c' pooled_last 1e-5"
+done
+
+c=qwen3-tiny-cls
+$tool jsonl "$golden/$c" "$work/$c.jsonl"
+check "$c classify" bash -c "'$xfwd' classify --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/s.npy' --jsonl '$work/s.jsonl' && $tool compare '$work/s.npy' '$golden/$c' cls_logits 1e-5"
+check "$c labels jsonl" python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open('$work/s.jsonl')]
+assert len(rows) == 4, rows
+for r in rows:
+    assert set(r['scores']) == {'LABEL_0', 'LABEL_1', 'LABEL_2'}, r
+    assert r['label'] == max(r['scores'], key=r['scores'].get), r
+print(len(rows), 'rows with labels')"
+
+c=qwen3-tiny-lora-qv
+$tool jsonl "$golden/$c" "$work/$c.jsonl"
+for merge in "" --merge-adapter; do
+  check "$c hidden $merge" bash -c "'$xfwd' hidden --model '$golden/$c' --adapter '$golden/$c/adapter' $merge --input '$work/$c.jsonl' --output '$work/h.npy' && $tool compare '$work/h.npy' '$golden/$c' hidden 1e-5"
+  check "$c logits $merge" bash -c "'$xfwd' logits --model '$golden/$c' --adapter '$golden/$c/adapter' $merge --input '$work/$c.jsonl' --output '$work/l.npy' && $tool compare '$work/l.npy' '$golden/$c' logits 1e-5"
+done
+
+check "info" bash -c "'$xfwd' info --model '$golden/qwen3-hd128-bf16' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d[\"model_type\"] == \"qwen3\" and d[\"head_dim\"] == 128 and d[\"weight_dtype\"] == \"BF16\", d
+print(d[\"architecture\"], d[\"parameters\"], \"parameters\")'"
+check "info labels" bash -c "'$xfwd' info --model '$golden/qwen3-tiny-cls' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d[\"labels\"] == [\"LABEL_0\", \"LABEL_1\", \"LABEL_2\"] and not d[\"has_lm_head\"], d
+print(d[\"num_labels\"], \"labels\")'"
+check "bench tiny" bash -c "'$xfwd' bench --shape qwen3-tiny --backend cpu --batch 2 --seq 16 --iters 3 | grep -q 'tokens/s'"
+check "help" bash -c "'$xfwd' --help | grep -q 'xfwd hidden\|hidden'"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
