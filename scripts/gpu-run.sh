@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# gpu-run.sh — one visit to the GPU machine, everything in one command: the whole
+# test suite (ctest of the carried build; the CUDA tests run for real there), the
+# CUDA tests under compute-sanitizer memcheck, the CUDA benchmarks of
+# bench/cuda-h100.md with the Hugging Face peers measured in the same run, and a
+# short table last. Builds nothing: run it in the repository root with the build
+# folder carried (built with -DXFWD_BLAS_VENDOR=Generic, then scripts/gpu-stage.sh).
+#   bash scripts/gpu-run.sh [BUILD_DIR]            (default build-cuda-carry)
+# Environment: OUT (logs; default /tmp/xfwd-gpu); XF_TESTS, XF_SANITIZE, XF_BENCH,
+# XF_PEERS, XF_COMPILE = 0 skip a part; XF_BENCH_ARGS extra xfwd_cuda_bench arguments;
+# XF_SHAPES "shape:dtype:batch:seq ..." overrides the benchmark list.
+set -uo pipefail
+build=${1:-build-cuda-carry}
+out=${OUT:-/tmp/xfwd-gpu}
+mkdir -p "$out"
+here=$PWD
+golden=$here/tests/data/golden
+summary=$out/summary.txt
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+# cuBLASLt comes from the machine's CUDA toolkit (not bundled: too big to travel)
+if ldd "$build/tests/test_ops" 2>/dev/null | grep -q 'libcublasLt.*not found'; then
+  lt=$(find / -name 'libcublasLt.so.13*' -not -path '*/proc/*' 2>/dev/null | head -n 1)
+  [ -n "$lt" ] && export LD_LIBRARY_PATH=$(dirname "$lt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv,noheader |
+  sed 's/^/gpu: /' | tee -a "$summary"
+echo "cpu: $(nproc) cores; build: $build" | tee -a "$summary"
+
+# ---------------------------------------------------------------- tests
+if [ "${XF_TESTS:-1}" = 1 ]; then
+  # the build was configured elsewhere (and staged by gpu-stage.sh): point its ctest
+  # files at this checkout and this build folder
+  origin=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+  bdir=$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$build/CMakeCache.txt")
+  babs=$(cd "$build" && pwd)
+  if [ -n "$bdir" ] && [ "$bdir" != "$babs" ]; then
+    find "$build" -name CTestTestfile.cmake -exec sed -i "s#$bdir/#$babs/#g; s#$bdir\"#$babs\"#g" {} +
+  fi
+  if [ -n "$origin" ] && [ "$origin" != "$here" ]; then
+    find "$build" -name CTestTestfile.cmake -exec sed -i "s#$origin/#$here/#g" {} +
+  fi
+  (cd "$build" && ctest --output-on-failure -j 8 --timeout 300) >"$out/ctest.log" 2>&1
+  grep -E "tests passed|tests failed|Total Test time" "$out/ctest.log" | tee -a "$summary"
+  grep -E "\*\*\*Failed|\*\*\*Timeout|Not Run|\*\*\*Exception" "$out/ctest.log" | sed 's/^/  /' | tee -a "$summary"
+  grep -E "Skipped" "$out/ctest.log" | grep -c . | sed 's/^/  skipped tests: /' | tee -a "$summary"
+fi
+
+# ---------------------------------------------------------------- sanitizer
+if [ "${XF_SANITIZE:-1}" = 1 ]; then
+  san() {
+    local name=$1
+    shift
+    echo "== memcheck $name: $*" >>"$out/sanitizer.log"
+    timeout 300 compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 "$@" >"$out/san.tmp" 2>&1
+    local rc=$?
+    cat "$out/san.tmp" >>"$out/sanitizer.log"
+    note "memcheck $name: rc=$rc ($(grep -E 'ERROR SUMMARY' "$out/san.tmp" | tail -1))"
+    rm -f "$out/san.tmp"
+  }
+  san ops_bf16 "$build/tests/test_ops" --backend cuda --dtype bf16
+  san ops_f32 "$build/tests/test_ops" --backend cuda --dtype f32
+  san golden_f32_lora "$build/tests/test_golden" --backend cuda --dtype f32 --case "$golden/qwen3-tiny-lora-qv"
+  san golden_bf16_hd128 "$build/tests/test_golden" --backend cuda --dtype bf16 --case "$golden/qwen3-hd128-bf16"
+  san golden_f16_cls "$build/tests/test_golden" --backend cuda --dtype f16 --case "$golden/qwen3-tiny-cls"
+  san engine "$build/tests/test_cuda" "$golden"
+fi
+
+# ---------------------------------------------------------------- benchmarks
+shapes=${XF_SHAPES:-"qwen3-4b:bf16:16:512 qwen3-0.6b:bf16:64:128 qwen3-8b:bf16:16:512 qwen3-4b:bf16:4:2048 qwen3-4b:f32:4:512"}
+if [ "${XF_BENCH:-1}" = 1 ]; then
+  for s in $shapes; do
+    IFS=: read -r shape dtype batch seq <<<"$s"
+    echo "== xfwd_cuda_bench $shape $dtype ${batch}x$seq" >>"$out/bench.log"
+    timeout 300 "$build/xfwd_cuda_bench" --shape "$shape" --dtype "$dtype" --batch "$batch" --seq "$seq" ${XF_BENCH_ARGS:-} \
+      >>"$out/bench.log" 2>&1 || echo "FAILED rc=$?" >>"$out/bench.log"
+    if [ -x "$build/xfwd" ]; then  # the CLI's end-to-end figure (wall clock, result copied to the host)
+      echo "== xfwd bench $shape $dtype ${batch}x$seq" >>"$out/bench.log"
+      timeout 300 "$build/xfwd" bench --backend cuda --dtype "$dtype" --shape "$shape" --batch "$batch" --seq "$seq" \
+        >>"$out/bench.log" 2>&1 || echo "FAILED rc=$?" >>"$out/bench.log"
+    fi
+  done
+fi
+if [ "${XF_PEERS:-1}" = 1 ]; then
+  for s in $shapes; do
+    IFS=: read -r shape dtype batch seq <<<"$s"
+    PYTHONUNBUFFERED=1 timeout 300 python3 bench/peer_hf.py --shape "$shape" --dtype "$dtype" --batch "$batch" --seq "$seq" \
+      >>"$out/peer.log" 2>&1 || echo "PEER-FAILED $shape $dtype $batch $seq" >>"$out/peer.log"
+  done
+  if [ "${XF_COMPILE:-1}" = 1 ]; then
+    for s in qwen3-4b:bf16:16:512 qwen3-0.6b:bf16:64:128; do
+      IFS=: read -r shape dtype batch seq <<<"$s"
+      PYTHONUNBUFFERED=1 timeout 400 python3 bench/peer_hf.py --compile --shape "$shape" --dtype "$dtype" --batch "$batch" \
+        --seq "$seq" >>"$out/peer.log" 2>&1 || echo "PEER-FAILED compile $shape" >>"$out/peer.log"
+    done
+  fi
+fi
+
+# ---------------------------------------------------------------- table
+{
+  echo
+  printf '%-11s %-5s %-9s %-13s %10s %8s %6s %10s %11s\n' shape dtype BxS impl tok/s TFLOP/s %peak peak_MiB over_weights
+  for f in "$out/bench.log" "$out/peer.log"; do
+    [ -f "$f" ] || continue
+    grep -hE '^(RESULT|PEER) ' "$f" | while read -r kind rest; do
+      declare -A kv=()
+      for p in $rest; do kv[${p%%=*}]=${p#*=}; done
+      impl=${kv[impl]:-xfwd-graph}
+      printf '%-11s %-5s %-9s %-13s %10s %8s %6s %10s %11s\n' "${kv[shape]}" "${kv[dtype]}" \
+        "${kv[batch]}x${kv[seq]}" "$impl" "${kv[tok_s]}" "${kv[tflops]}" "${kv[pct]}" "${kv[peak_mib]}" \
+        "${kv[extra_mib]:--}"
+      unset kv
+    done
+  done
+  grep -hE "PEER-FAILED|FAILED rc" "$out/bench.log" "$out/peer.log" 2>/dev/null
+} | tee -a "$summary"
