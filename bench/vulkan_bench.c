@@ -1,0 +1,232 @@
+/* vulkan_bench.c — benchmark of the Vulkan backend on a random-weight Qwen3
+ * shape: B sequences of S random tokens, final hidden states, timed after a
+ * warm-up. Reports the median device time of the forward's one submission
+ * (timestamp queries, the copy of the output excluded) and the median forward
+ * as the caller sees it (xf_engine_hidden, [T, H] fp32 on the host), tokens/s,
+ * TFLOP/s and the engine's peak device memory; with XFWD_VK_PROFILE=1 also the
+ * device time per shader of one forward, with XFWD_VK_PIPE_STATS=1 the driver's
+ * statistics of each pipeline. --cm-tiles then repeats the measurement on the
+ * same model for each listed tile of the f16 matrix-unit kernel. With
+ * --startup DIR it instead times engine creation twice with the pipeline cache
+ * in DIR: first with the cache file removed (cold), then with the file the
+ * first run wrote (warm).
+ *   xfwd_vulkan_bench --shape qwen3-4b --dtype f16 --batch 16 --seq 512 [--iters 10] [--warmup 2]
+ *   xfwd_vulkan_bench --shape qwen3-0.6b --dtype f16 --startup DIR
+ * FLOPs: 2 × linear parameters (embedding and lm_head excluded) per token, plus
+ * causal attention 4 · S(S+1)/2 · n_heads · head_dim per sequence and layer. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vulkan/vk_timing.h"
+#include "xfwd.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static int parse_dtype(const char *s, xf_dtype *d) {
+    const char *names[] = {"f32", "tf32", "bf16", "f16"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) return *d = (xf_dtype)i, 0;
+    return -1;
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "xfwd_vulkan_bench: %s: %s\n", what, xf_last_error());
+    return 1;
+}
+
+/* Removes the vulkan-*.bin cache files of dir (a cold start). */
+static void clear_cache(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *en;
+    char path[4096];
+    while ((en = readdir(d)))
+        if (!strncmp(en->d_name, "vulkan-", 7)) {
+            snprintf(path, sizeof path, "%s/%s", dir, en->d_name);
+            remove(path);
+        }
+    closedir(d);
+}
+
+static int startup(const xf_model *m, xf_dtype dtype, const char *dir, const char *shape, const char *dtype_name) {
+    double t[2];
+    xf_engine_options eo;
+    xf_engine_options_init(&eo);
+    eo.backend = XF_BACKEND_VULKAN;
+    eo.dtype = dtype;
+    eo.max_tokens = 2048;
+    eo.cache_dir = dir;
+    clear_cache(dir);
+    for (int i = 0; i < 2; i++) {
+        xf_engine *e = NULL;
+        double t0 = now_s();
+        if (xf_engine_create(m, &eo, &e) != XF_OK) return fail("engine create");
+        t[i] = now_s() - t0;
+        xf_engine_free(e);
+    }
+    printf("device          %s\n", xf_vk_device_summary());
+    printf("startup %s %s: engine create cold %.3f s, warm %.3f s (%.2fx)\n", shape, dtype_name, t[0], t[1],
+           t[0] / t[1]);
+    printf("RESULT startup shape=%s dtype=%s cold_s=%.3f warm_s=%.3f speedup=%.2f\n", shape, dtype_name, t[0], t[1],
+           t[0] / t[1]);
+    return 0;
+}
+
+typedef struct bench_args {
+    const xf_model *m;
+    const char *shape, *dtype_name, *variant;
+    xf_dtype dtype;
+    int batch, seq, iters, warmup;
+    double t_model;
+} bench_args;
+
+/* One engine on the model: create, warm up, time; 0 on success. */
+static int bench_engine(const bench_args *a) {
+    xf_model_info info;
+    xf_model_get_info(a->m, &info);
+    const int64_t T = (int64_t)a->batch * a->seq;
+    xf_engine *e = NULL;
+    int rc = 1;
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)T), *lens = malloc(sizeof(int32_t) * (size_t)a->batch);
+    float *out = malloc(sizeof(float) * (size_t)T * (size_t)info.hidden_size);
+    double *dev = malloc(sizeof(double) * (size_t)a->iters), *wall = malloc(sizeof(double) * (size_t)a->iters);
+    if (!tokens || !lens || !out || !dev || !wall) {
+        fprintf(stderr, "xfwd_vulkan_bench: out of host memory\n");
+        goto done;
+    }
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (int64_t t = 0; t < T; t++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        tokens[t] = (int32_t)(s % (uint64_t)info.vocab_size);
+    }
+    for (int b = 0; b < a->batch; b++) lens[b] = a->seq;
+    xf_batch bt = {.tokens = tokens, .seq_lens = lens, .n_seqs = a->batch};
+    xf_engine_options eo;
+    xf_engine_options_init(&eo);
+    eo.backend = XF_BACKEND_VULKAN;
+    eo.dtype = a->dtype;
+    eo.max_tokens = (int32_t)(T > 8192 ? 8192 : T);
+    double t_create = now_s();
+    if (xf_engine_create(a->m, &eo, &e) != XF_OK) {
+        fail("engine create");
+        goto done;
+    }
+    t_create = now_s() - t_create;
+    double t_warm = now_s();
+    for (int i = 0; i < a->warmup; i++)
+        if (xf_engine_hidden(e, &bt, out) != XF_OK) {
+            fail("forward");
+            goto done;
+        }
+    t_warm = now_s() - t_warm;
+    for (int i = 0; i < a->iters; i++) {
+        double t0 = now_s();
+        if (xf_engine_hidden(e, &bt, out) != XF_OK) {
+            fail("forward");
+            goto done;
+        }
+        wall[i] = now_s() - t0;
+        dev[i] = xf_vk_last_forward_ms() * 1e-3;
+    }
+    long long bad = 0;
+    for (int64_t i = 0; i < T * info.hidden_size; i++) bad += !isfinite(out[i]);
+    const double D = info.head_dim, NH = info.n_heads, NKV = info.n_kv_heads, H = info.hidden_size,
+                 I = info.intermediate_size;
+    double linear = info.n_layers * (H * NH * D * 2 + H * NKV * D * 2 + 3 * H * I);
+    double flops = 2.0 * linear * (double)T +
+                   info.n_layers * 4.0 * NH * D * ((double)a->seq * (a->seq + 1) / 2) * a->batch;
+    double td = median(dev, a->iters), tw = median(wall, a->iters);
+    if (td <= 0) td = tw; /* no timestamps on this device */
+    double peak = (double)xf_engine_peak_memory(e) / 1048576.0;
+    printf("shape %s, dtype %s, %d x %d = %lld tokens; model %.1f s, create %.2f s, warm-up %.2f s%s%s\n", a->shape,
+           a->dtype_name, a->batch, a->seq, (long long)T, a->t_model, t_create, t_warm,
+           a->variant ? "; cm tile " : "", a->variant ? a->variant : "");
+    printf("device          %s\n", xf_vk_device_summary());
+    printf("device          median %8.3f ms  %9.0f tok/s  %6.1f TFLOP/s\n", td * 1e3, T / td, flops / td / 1e12);
+    printf("host wall       median %8.3f ms  %9.0f tok/s  %6.1f TFLOP/s\n", tw * 1e3, T / tw, flops / tw / 1e12);
+    printf("memory          engine peak %.0f MiB; non-finite outputs %lld\n", peak, bad);
+    printf("RESULT backend=vulkan shape=%s dtype=%s batch=%d seq=%d tok_s=%.0f tflops=%.1f e2e_tok_s=%.0f "
+           "peak_mib=%.0f create_s=%.2f nonfinite=%lld%s%s\n",
+           a->shape, a->dtype_name, a->batch, a->seq, T / td, flops / td / 1e12, T / tw, peak, t_create, bad,
+           a->variant ? " cm_tile=" : "", a->variant ? a->variant : "");
+    if (getenv("XFWD_VK_PROFILE")) { /* per-shader device time of one more forward */
+        xf_vk_profile_report();
+        if (xf_engine_hidden(e, &bt, out) != XF_OK) {
+            fail("forward");
+            goto done;
+        }
+        printf("profile (one forward, XFWD_VK_PROFILE=1):\n%s", xf_vk_profile_report());
+    }
+    if (*xf_vk_pipeline_stats()) printf("pipeline statistics (XFWD_VK_PIPE_STATS=1):\n%s", xf_vk_pipeline_stats());
+    rc = bad ? 1 : 0;
+done:
+    free(tokens), free(lens), free(out), free(dev), free(wall);
+    xf_engine_free(e);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    bench_args a = {.shape = "qwen3-4b", .dtype_name = "f16", .dtype = XF_DTYPE_F16, .batch = 16, .seq = 512,
+                    .iters = 10, .warmup = 2};
+    const char *startup_dir = NULL, *tiles = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--shape") && i + 1 < argc) a.shape = argv[++i];
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !parse_dtype(argv[i + 1], &a.dtype))
+            a.dtype_name = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) a.batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seq") && i + 1 < argc) a.seq = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--iters") && i + 1 < argc) a.iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) a.warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--startup") && i + 1 < argc) startup_dir = argv[++i];
+        else if (!strcmp(argv[i], "--cm-tiles") && i + 1 < argc) tiles = argv[++i];
+        else {
+            fprintf(stderr, "usage: xfwd_vulkan_bench [--shape S] [--dtype f32|tf32|bf16|f16] [--batch B] [--seq S] "
+                            "[--iters N] [--warmup N] [--startup CACHE_DIR] [--cm-tiles \"BM,BN,BK,WM,WN ...\"]\n");
+            return 2;
+        }
+    }
+    if (a.batch < 1 || a.seq < 1 || a.iters < 1 || a.warmup < 0)
+        return fprintf(stderr, "xfwd_vulkan_bench: bad sizes\n"), 2;
+    xf_model *m = NULL;
+    double t0 = now_s();
+    xf_dtype storage = a.dtype == XF_DTYPE_F16 ? XF_DTYPE_F16 : XF_DTYPE_BF16;
+    if (xf_model_random(a.shape, storage, 1, &m) != XF_OK) return fail("model");
+    a.t_model = now_s() - t0;
+    a.m = m;
+    int rc;
+    if (startup_dir) {
+        rc = startup(m, a.dtype, startup_dir, a.shape, a.dtype_name);
+    } else {
+        rc = bench_engine(&a);
+        /* the same model again for each tile variant of the f16 matrix-unit kernel */
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", tiles ? tiles : "");
+        char *save = NULL; /* strtok_r: the Vulkan loader or driver may use strtok meanwhile */
+        for (char *v = strtok_r(buf, " ", &save); v && rc == 0; v = strtok_r(NULL, " ", &save)) {
+            setenv("XFWD_VK_CM_TILE", v, 1);
+            a.variant = v;
+            rc = bench_engine(&a);
+        }
+    }
+    xf_model_free(m);
+    return rc;
+}

@@ -1,0 +1,175 @@
+/* ops.c — the kernels of a precision mode (pipelines and the tile sizes chosen
+ * for this device) and the recorders that turn an op's arguments into push
+ * constants and a dispatch grid. Used by the forward and by the op tests. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_internal.h"
+
+static uint32_t div_up(uint64_t a, uint64_t b) {
+    return (uint32_t)((a + b - 1) / b);
+}
+
+/* Threads per token in attention: a power of two dividing D/4 and the
+ * subgroup size, as large as leaves each thread ≥ 16 of the D dimensions. */
+static uint32_t attention_tpq(const vkx_ctx *c, uint32_t D) {
+    uint32_t t = 1, d4 = D / 4;
+    while (t * 2 <= c->subgroup_size && d4 % (t * 2) == 0 && d4 / (t * 2) >= 4) t *= 2;
+    return t;
+}
+
+/* Tile sizes from an environment variable "a,b,c,d,e" (tuning on a device). */
+static void env_tile(const char *name, uint32_t t[5]) {
+    const char *s = getenv(name);
+    uint32_t v[5];
+    if (s && sscanf(s, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5) memcpy(t, v, sizeof(v));
+}
+
+xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels *k) {
+    xf_status st = XF_OK;
+    memset(k, 0, sizeof(*k));
+    k->wt = mode == XF_DTYPE_F16 ? VKX_WT_F16 : mode == XF_DTYPE_BF16 ? VKX_WT_BF16 : VKX_WT_F32;
+    XF_CHECK(k->wt == VKX_WT_F32 || c->storage16, XF_ERR_UNSUPPORTED,
+             "vulkan: %s lacks 16-bit storage buffers (storageBuffer16BitAccess), needed for %s mode",
+             c->device_name, mode == XF_DTYPE_F16 ? "f16" : "bf16");
+    XF_CHECK(c->subgroup_shuffle && c->subgroup_size >= 1, XF_ERR_UNSUPPORTED,
+             "vulkan: %s lacks subgroup shuffles in compute shaders (needed by attention)", c->device_name);
+    XF_CHECK(D == 0 || (D >= 2 && D % 2 == 0 && D <= 512), XF_ERR_UNSUPPORTED,
+             "vulkan: head_dim %d not supported", D);
+
+    static const vkx_shader embed_sh[3] = {VKX_SH_EMBED_F32, VKX_SH_EMBED_F16, VKX_SH_EMBED_BF16};
+    static const vkx_shader lin_sh[3] = {VKX_SH_LINEAR_F32, VKX_SH_LINEAR_F16, VKX_SH_LINEAR_BF16};
+    XF_TRY(vkx_pipeline(c, embed_sh[k->wt], NULL, 0, &k->embed));
+    XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, NULL, 0, &k->rmsnorm));
+    XF_TRY(vkx_pipeline(c, VKX_SH_QKNORM_ROPE, NULL, 0, &k->qkrope));
+    XF_TRY(vkx_pipeline(c, VKX_SH_SWIGLU, NULL, 0, &k->swiglu));
+    XF_TRY(vkx_pipeline(c, VKX_SH_POOL, NULL, 0, &k->pool));
+
+    /* Plain tiled multiply: 128×128 tiles of 8×8 per thread (256 threads), or
+     * 64×64 where a workgroup may not have 256 invocations. */
+    uint32_t t[5] = {128, 128, 16, 8, 8}; /* BM, BN, BK, TM, TN */
+    if (c->props.limits.maxComputeWorkGroupInvocations < 256) t[0] = t[1] = 64;
+    env_tile("XFWD_VK_LIN_TILE", t);
+    uint32_t wg = (t[0] / t[3]) * (t[1] / t[4]);
+    XF_CHECK(t[3] % 4 == 0 && t[4] % 4 == 0 && t[0] % t[3] == 0 && t[1] % t[4] == 0 && wg >= 1 &&
+                 wg <= c->props.limits.maxComputeWorkGroupInvocations && (t[0] * t[2]) % wg == 0 &&
+                 (t[1] * t[2]) % wg == 0 && 4 * t[2] * (t[0] + t[1] + 2) <= c->max_shared,
+             XF_ERR_INVALID_ARG, "vulkan: bad linear tile %u,%u,%u,%u,%u", t[0], t[1], t[2], t[3], t[4]);
+    uint32_t lin[6] = {wg, t[0], t[1], t[2], t[3], t[4]};
+    k->lin_bm = t[0];
+    k->lin_bn = t[1];
+    XF_TRY(vkx_pipeline(c, lin_sh[k->wt], lin, 6, &k->linear));
+    XF_TRY(vkx_pipeline(c, VKX_SH_LINEAR_F32, lin, 6, &k->linear_f32));
+
+    if (k->wt == VKX_WT_F16 && c->coopmat) {
+        /* 128×256 tiles, 8 subgroups of 64×64, K slices of 32 (BM, BN, BK, WM, WN): the
+         * fastest of the tiles measured on the H100 (bench/vulkan-h100.md). */
+        uint32_t m[5] = {128, 256, 32, 64, 64};
+        env_tile("XFWD_VK_CM_TILE", m);
+        uint32_t sg = c->subgroup_size, nsg = (m[1] && m[3] && m[4]) ? (m[0] / m[3]) * (m[1] / m[4]) : 0;
+        uint32_t cwg = sg * nsg, units = m[2] / 8;
+        uint32_t shared = 16 * (units + 1) * (m[0] + m[1]) + 4 * nsg * c->cm_m * c->cm_n;
+        XF_CHECK(nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % c->cm_m == 0 && m[4] % c->cm_n == 0 &&
+                     m[2] % 8 == 0 && m[2] % c->cm_k == 0 && (c->cm_m * c->cm_n) % sg == 0 &&
+                     cwg <= c->props.limits.maxComputeWorkGroupInvocations &&
+                     (m[0] * units) % cwg == 0 && (m[1] * units) % cwg == 0 && shared <= c->max_shared,
+                 XF_ERR_INVALID_ARG, "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
+        uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], c->cm_m, c->cm_n, c->cm_k, sg, 1};
+        const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant */
+        vkx_shader csh = shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
+        XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_vec));
+        cm[10] = 0;
+        XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_scalar));
+        k->cm_bm = m[0];
+        k->cm_bn = m[1];
+    }
+
+    if (D == 0) goto cleanup; /* no attention wanted (op tests of other ops) */
+    XF_CHECK(D % 4 == 0, XF_ERR_UNSUPPORTED, "vulkan: attention needs head_dim a multiple of 4, not %d", D);
+    XF_CHECK(G >= 1, XF_ERR_INTERNAL, "vulkan: bad head grouping %d", G);
+    /* WG, TPQ (threads per token), QPT (heads per thread), BK (keys per tile), KC */
+    uint32_t a[5] = {D >= 128 ? 256 : 128, attention_tpq(c, (uint32_t)D), 1, 32, 8};
+    for (uint32_t q = 4; q >= 1; q--)
+        if ((uint32_t)G % q == 0) {
+            a[2] = q;
+            break;
+        }
+    if (a[0] > c->props.limits.maxComputeWorkGroupInvocations) a[0] = 64;
+    while (a[3] > 1 && 2 * a[3] * (uint32_t)D * 4 > c->max_shared) a[3] /= 2;
+    if (a[4] > a[3]) a[4] = a[3];
+    env_tile("XFWD_VK_ATT", a);
+    XF_CHECK(a[1] >= 1 && a[1] <= c->subgroup_size && c->subgroup_size % a[1] == 0 && (D / 4) % a[1] == 0 &&
+                 a[0] % a[1] == 0 && a[0] <= c->props.limits.maxComputeWorkGroupInvocations && a[2] >= 1 &&
+                 (uint32_t)G % a[2] == 0 && a[4] >= 1 && a[3] % a[4] == 0 && 2 * a[3] * (uint32_t)D * 4 <= c->max_shared,
+             XF_ERR_UNSUPPORTED, "vulkan: no attention configuration for head_dim %d on %s (%u,%u,%u,%u,%u)", D,
+             c->device_name, a[0], a[1], a[2], a[3], a[4]);
+    uint32_t att[6] = {a[0], (uint32_t)D, a[1], a[2], a[3], a[4]};
+    XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 6, &k->attention));
+    k->att_bt = a[0] / a[1];
+    k->att_qpt = a[2];
+    k->att_d = (uint32_t)D;
+cleanup:
+    if (st == XF_OK) vkx_cache_save(c); /* only writes when pipelines were compiled */
+    return st;
+}
+
+void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescriptorSet s,
+                    const vkx_linear_pc *pc) {
+    if (pc->M == 0 || pc->N == 0) return;
+    if (!fp32_weights && k->cm_vec) {
+        int vec = pc->K % 8 == 0 && pc->ldw % 8 == 0 && pc->w_off % 8 == 0 && pc->x_off % 4 == 0 &&
+                  pc->ldx % 4 == 0;
+        vkx_dispatch(c, vec ? k->cm_vec : k->cm_scalar, s, pc, sizeof(*pc), div_up(pc->N, k->cm_bn),
+                     div_up(pc->M, k->cm_bm));
+        return;
+    }
+    vkx_dispatch(c, fp32_weights ? k->linear_f32 : k->linear, s, pc, sizeof(*pc), div_up(pc->N, k->lin_bn),
+                 div_up(pc->M, k->lin_bm));
+}
+
+void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
+                   uint32_t row0, uint32_t nrows) {
+    uint32_t pc[5] = {T, H, row0, nrows, H};
+    vkx_dispatch_linear(c, k->embed, s, pc, sizeof(pc), T);
+}
+
+void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
+                     uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
+                     int has_w) {
+    uint32_t pc[8] = {rows, n, x_off, x_ld, y_off, y_ld, 0, has_w ? 1u : 0u};
+    memcpy(&pc[6], &eps, 4);
+    vkx_dispatch_linear(c, k->rmsnorm, s, pc, sizeof(pc), rows);
+}
+
+void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
+                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps) {
+    uint32_t pc[7] = {T, nh, D, x_off, ld, has_norm ? 1u : 0u, 0};
+    memcpy(&pc[6], &eps, 4);
+    vkx_dispatch_linear(c, k->qkrope, s, pc, sizeof(pc), (uint64_t)T * nh);
+}
+
+/* offs_lds: q_off, q_ld, k_off, k_ld, v_off, v_ld, o_off, o_ld. */
+void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8]) {
+    uint32_t pc[12] = {T, nh, nkv};
+    memcpy(&pc[3], offs_lds, 8 * sizeof(uint32_t));
+    float scale = 1.0f / sqrtf((float)k->att_d);
+    memcpy(&pc[11], &scale, 4);
+    vkx_dispatch(c, k->attention, s, pc, sizeof(pc), div_up(T, k->att_bt), nh / k->att_qpt);
+}
+
+/* offs_lds: g_off, g_ld, u_off, u_ld, o_off, o_ld. */
+void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
+                    const uint32_t offs_lds[6]) {
+    uint32_t pc[8] = {rows, n};
+    memcpy(&pc[2], offs_lds, 6 * sizeof(uint32_t));
+    vkx_dispatch_linear(c, k->swiglu, s, pc, sizeof(pc), div_up((uint64_t)rows * n, 256));
+}
+
+void vkx_rec_pool(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t B, uint32_t H,
+                  uint32_t h_ld, uint32_t kind, uint32_t normalize) {
+    uint32_t pc[5] = {B, H, h_ld, kind, normalize};
+    vkx_dispatch_linear(c, k->pool, s, pc, sizeof(pc), B);
+}

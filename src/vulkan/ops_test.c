@@ -1,0 +1,226 @@
+/* ops_test.c — the Vulkan op table for the op-by-op tests (tests/test_ops.c):
+ * each entry uploads its host fp32 inputs (weights converted to the mode's
+ * type), records the same kernel the forward uses, runs it as one submission
+ * and downloads the result. One process-wide context is made at the first call
+ * and kept (its pipelines are reused across calls). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_internal.h"
+
+static vkx_ctx *g_ctx;
+static xf_status g_ctx_status = XF_OK;
+static char g_ctx_error[512];
+
+static xf_status ops_ctx(vkx_ctx **out) {
+    if (!g_ctx && g_ctx_status == XF_OK) {
+        g_ctx_status = vkx_ctx_create(NULL, &g_ctx);
+        if (g_ctx_status != XF_OK) snprintf(g_ctx_error, sizeof(g_ctx_error), "%s", xf_last_error());
+    }
+    *out = g_ctx;
+    if (g_ctx_status != XF_OK) return xf_error(g_ctx_status, "%s", g_ctx_error);
+    vkx_sets_reset(g_ctx);
+    return XF_OK;
+}
+
+typedef struct rows_f32 {
+    const float *src;
+    uint32_t cols;
+    vkx_wt wt;
+} rows_f32;
+
+static void fill_rows_f32(void *user, uint32_t row0, uint32_t nrows, void *dst) {
+    const rows_f32 *r = user;
+    const float *s = r->src + (size_t)row0 * r->cols;
+    size_t n = (size_t)nrows * r->cols;
+    if (r->wt == VKX_WT_F32) {
+        memcpy(dst, s, n * 4);
+        return;
+    }
+    uint16_t *d = dst;
+    for (size_t i = 0; i < n; i++) d[i] = r->wt == VKX_WT_F16 ? xf_f32_to_f16(s[i]) : xf_f32_to_bf16(s[i]);
+}
+
+/* Runs the recorded work and waits. */
+#define RUN(record)                                                                                \
+    do {                                                                                           \
+        XF_TRY(vkx_begin(c));                                                                      \
+        record;                                                                                    \
+        vkx_barrier_all(c);                                                                        \
+        XF_TRY(vkx_submit_wait(c));                                                                \
+    } while (0)
+
+static xf_status op_rmsnorm(xf_dtype mode, const float *x, const float *w, float *y, int rows, int n,
+                            float eps) {
+    xf_status st = XF_OK;
+    vkx_ctx *c = NULL;
+    vkx_kernels k;
+    vkx_buffer bx = {0}, bw = {0}, by = {0};
+    VkDescriptorSet s;
+    size_t bytes = (size_t)rows * n * 4;
+    XF_CHECK(rows >= 0 && n >= 1, XF_ERR_INVALID_ARG, "vulkan rmsnorm: bad shape %d x %d", rows, n);
+    XF_TRY(ops_ctx(&c));
+    XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));
+    XF_TRY(vkx_buffer_from(c, x, bytes, &bx));
+    if (w) XF_TRY(vkx_buffer_from(c, w, (size_t)n * 4, &bw));
+    XF_TRY(vkx_buffer_create(c, bytes, 0, &by));
+    vkx_buffer *b[3] = {&bx, w ? &bw : NULL, &by};
+    XF_TRY(vkx_set(c, b, 3, &s));
+    RUN(vkx_rec_rmsnorm(c, &k, s, (uint32_t)rows, (uint32_t)n, 0, (uint32_t)n, 0, (uint32_t)n, eps, w != NULL));
+    XF_TRY(vkx_download(c, &by, 0, y, bytes));
+cleanup:
+    vkx_buffer_destroy(c, &bx);
+    vkx_buffer_destroy(c, &bw);
+    vkx_buffer_destroy(c, &by);
+    return st;
+}
+
+static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const float *bias, float *y,
+                           int T, int in, int out, int accumulate) {
+    xf_status st = XF_OK;
+    vkx_ctx *c = NULL;
+    vkx_kernels k;
+    vkx_buffer bx = {0}, bb = {0}, by = {0};
+    vkx_weight w = {0};
+    XF_CHECK(T >= 0 && in >= 1 && out >= 1, XF_ERR_INVALID_ARG, "vulkan linear: bad shape %d x %d -> %d", T,
+             in, out);
+    XF_TRY(ops_ctx(&c));
+    XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));
+    rows_f32 src = {W, (uint32_t)in, k.wt};
+    XF_TRY(vkx_weight_upload(c, k.wt, (uint32_t)out, (uint32_t)in, fill_rows_f32, &src, &w));
+    XF_TRY(vkx_buffer_from(c, x, (size_t)T * in * 4, &bx));
+    if (bias) XF_TRY(vkx_buffer_from(c, bias, (size_t)out * 4, &bb));
+    if (accumulate) XF_TRY(vkx_buffer_from(c, y, (size_t)T * out * 4, &by));
+    else XF_TRY(vkx_buffer_create(c, (size_t)T * out * 4, 0, &by));
+    XF_TRY(vkx_begin(c));
+    for (int p = 0; p < w.n; p++) {
+        VkDescriptorSet s;
+        vkx_buffer *b[4] = {&bx, &w.pieces[p], bias ? &bb : NULL, &by};
+        st = vkx_set(c, b, 4, &s);
+        if (st != XF_OK) {
+            vkx_submit_wait(c);
+            goto cleanup;
+        }
+        vkx_linear_pc pc = {.M = (uint32_t)T, .N = w.row0[p + 1] - w.row0[p], .K = (uint32_t)in,
+                            .ldx = (uint32_t)in, .ldw = (uint32_t)in, .y_off = w.row0[p],
+                            .ldy = (uint32_t)out, .b_off = w.row0[p],
+                            .flags = (bias ? VKX_LIN_BIAS : 0u) | (accumulate ? VKX_LIN_ACC : 0u),
+                            .alpha = 1.0f, .mask_adapter = -1};
+        vkx_rec_linear(c, &k, k.wt == VKX_WT_F32, s, &pc);
+    }
+    vkx_barrier_all(c);
+    XF_TRY(vkx_submit_wait(c));
+    XF_TRY(vkx_download(c, &by, 0, y, (size_t)T * out * 4));
+cleanup:
+    vkx_weight_free(c, &w);
+    vkx_buffer_destroy(c, &bx);
+    vkx_buffer_destroy(c, &bb);
+    vkx_buffer_destroy(c, &by);
+    return st;
+}
+
+static xf_status op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos,
+                                int T, int nh, int D, const float *cos, const float *sin) {
+    xf_status st = XF_OK;
+    vkx_ctx *c = NULL;
+    vkx_kernels k;
+    vkx_buffer bx = {0}, bw = {0}, bc = {0}, bs = {0}, bp = {0};
+    VkDescriptorSet s;
+    XF_CHECK(T >= 0 && nh >= 1 && D >= 2 && D % 2 == 0, XF_ERR_INVALID_ARG, "vulkan qknorm_rope: bad shape");
+    int32_t P = 1;
+    for (int t = 0; t < T; t++) {
+        XF_CHECK(pos[t] >= 0, XF_ERR_INVALID_ARG, "vulkan qknorm_rope: negative position");
+        if (pos[t] + 1 > P) P = pos[t] + 1;
+    }
+    size_t bytes = (size_t)T * nh * D * 4, table = (size_t)P * (D / 2) * 4;
+    XF_TRY(ops_ctx(&c));
+    XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));
+    XF_TRY(vkx_buffer_from(c, x, bytes, &bx));
+    if (w) XF_TRY(vkx_buffer_from(c, w, (size_t)D * 4, &bw));
+    XF_TRY(vkx_buffer_from(c, cos, table, &bc));
+    XF_TRY(vkx_buffer_from(c, sin, table, &bs));
+    XF_TRY(vkx_buffer_from(c, pos, (size_t)T * 4, &bp));
+    vkx_buffer *b[5] = {&bx, w ? &bw : NULL, &bc, &bs, &bp};
+    XF_TRY(vkx_set(c, b, 5, &s));
+    RUN(vkx_rec_qkrope(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)D, 0, (uint32_t)(nh * D), w != NULL, eps));
+    XF_TRY(vkx_download(c, &bx, 0, x, bytes));
+cleanup:
+    vkx_buffer_destroy(c, &bx);
+    vkx_buffer_destroy(c, &bw);
+    vkx_buffer_destroy(c, &bc);
+    vkx_buffer_destroy(c, &bs);
+    vkx_buffer_destroy(c, &bp);
+    return st;
+}
+
+static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, const float *v, float *out,
+                              const int32_t *seq_start, int B, int nh, int nkv, int D) {
+    xf_status st = XF_OK;
+    vkx_ctx *c = NULL;
+    vkx_kernels k;
+    vkx_buffer bq = {0}, bk = {0}, bv = {0}, bo = {0}, bs = {0};
+    int32_t *start = NULL;
+    VkDescriptorSet s;
+    XF_CHECK(B >= 1 && nh >= 1 && nkv >= 1 && nh % nkv == 0 && seq_start[0] == 0, XF_ERR_INVALID_ARG,
+             "vulkan attention: bad shape");
+    int T = seq_start[B];
+    XF_ALLOC(start, T);
+    for (int b = 0; b < B; b++) {
+        XF_CHECK(seq_start[b + 1] > seq_start[b], XF_ERR_INVALID_ARG, "vulkan attention: empty sequence");
+        for (int t = seq_start[b]; t < seq_start[b + 1]; t++) start[t] = seq_start[b];
+    }
+    XF_TRY(ops_ctx(&c));
+    XF_TRY(vkx_kernels_init(c, mode, D, nh / nkv, &k));
+    XF_TRY(vkx_buffer_from(c, q, (size_t)T * nh * D * 4, &bq));
+    XF_TRY(vkx_buffer_from(c, kk, (size_t)T * nkv * D * 4, &bk));
+    XF_TRY(vkx_buffer_from(c, v, (size_t)T * nkv * D * 4, &bv));
+    XF_TRY(vkx_buffer_create(c, (size_t)T * nh * D * 4, 0, &bo));
+    XF_TRY(vkx_buffer_from(c, start, (size_t)T * 4, &bs));
+    vkx_buffer *b[5] = {&bq, &bk, &bv, &bo, &bs};
+    XF_TRY(vkx_set(c, b, 5, &s));
+    uint32_t qd = (uint32_t)(nh * D), kd = (uint32_t)(nkv * D);
+    uint32_t ol[8] = {0, qd, 0, kd, 0, kd, 0, qd};
+    RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol));
+    XF_TRY(vkx_download(c, &bo, 0, out, (size_t)T * nh * D * 4));
+cleanup:
+    free(start);
+    vkx_buffer_destroy(c, &bq);
+    vkx_buffer_destroy(c, &bk);
+    vkx_buffer_destroy(c, &bv);
+    vkx_buffer_destroy(c, &bo);
+    vkx_buffer_destroy(c, &bs);
+    return st;
+}
+
+static xf_status op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n) {
+    xf_status st = XF_OK;
+    vkx_ctx *c = NULL;
+    vkx_kernels k;
+    vkx_buffer bg = {0}, bu = {0}, bo = {0};
+    VkDescriptorSet s;
+    XF_CHECK(n >= 0 && n < ((int64_t)1 << 30), XF_ERR_INVALID_ARG, "vulkan swiglu: bad size %lld", (long long)n);
+    XF_TRY(ops_ctx(&c));
+    XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));
+    XF_TRY(vkx_buffer_from(c, gate, (size_t)n * 4, &bg));
+    XF_TRY(vkx_buffer_from(c, up, (size_t)n * 4, &bu));
+    XF_TRY(vkx_buffer_create(c, (size_t)n * 4, 0, &bo));
+    vkx_buffer *b[3] = {&bg, &bu, &bo};
+    XF_TRY(vkx_set(c, b, 3, &s));
+    uint32_t sl[6] = {0, (uint32_t)n, 0, (uint32_t)n, 0, (uint32_t)n};
+    RUN(vkx_rec_swiglu(c, &k, s, n ? 1u : 0u, (uint32_t)n, sl));
+    XF_TRY(vkx_download(c, &bo, 0, out, (size_t)n * 4));
+cleanup:
+    vkx_buffer_destroy(c, &bg);
+    vkx_buffer_destroy(c, &bu);
+    vkx_buffer_destroy(c, &bo);
+    return st;
+}
+
+const xf_op_table vkx_op_table = {
+    .rmsnorm = op_rmsnorm,
+    .linear = op_linear,
+    .qknorm_rope = op_qknorm_rope,
+    .attention = op_attention,
+    .swiglu = op_swiglu,
+};

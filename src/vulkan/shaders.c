@@ -1,0 +1,61 @@
+/* shaders.c — the compute shaders as SPIR-V, compiled by glslc at build time
+ * (src/vulkan/CMakeLists.txt writes each variant as a list of 32-bit words,
+ * <name>.spv.inc) and embedded here, indexed by vkx_shader. */
+#include "vk_internal.h"
+
+static const uint32_t embed_f32[] = {
+#include "embed_f32.spv.inc"
+};
+static const uint32_t embed_f16[] = {
+#include "embed_f16.spv.inc"
+};
+static const uint32_t embed_bf16[] = {
+#include "embed_bf16.spv.inc"
+};
+static const uint32_t rmsnorm[] = {
+#include "rmsnorm.spv.inc"
+};
+static const uint32_t linear_f32[] = {
+#include "linear_f32.spv.inc"
+};
+static const uint32_t linear_f16[] = {
+#include "linear_f16.spv.inc"
+};
+static const uint32_t linear_bf16[] = {
+#include "linear_bf16.spv.inc"
+};
+static const uint32_t linear_cm_f16[] = {
+#include "linear_cm_f16.spv.inc"
+};
+static const uint32_t linear_cm_f16s[] = {
+#include "linear_cm_f16s.spv.inc"
+};
+static const uint32_t qknorm_rope[] = {
+#include "qknorm_rope.spv.inc"
+};
+static const uint32_t attention[] = {
+#include "attention.spv.inc"
+};
+static const uint32_t swiglu[] = {
+#include "swiglu.spv.inc"
+};
+static const uint32_t pool[] = {
+#include "pool.spv.inc"
+};
+
+#define SPV(id, arr) [id] = {#arr, arr, sizeof(arr)}
+const vkx_spirv vkx_shaders[VKX_SH_COUNT] = {
+    SPV(VKX_SH_EMBED_F32, embed_f32),
+    SPV(VKX_SH_EMBED_F16, embed_f16),
+    SPV(VKX_SH_EMBED_BF16, embed_bf16),
+    SPV(VKX_SH_RMSNORM, rmsnorm),
+    SPV(VKX_SH_LINEAR_F32, linear_f32),
+    SPV(VKX_SH_LINEAR_F16, linear_f16),
+    SPV(VKX_SH_LINEAR_BF16, linear_bf16),
+    SPV(VKX_SH_LINEAR_CM_F16, linear_cm_f16),
+    SPV(VKX_SH_LINEAR_CM_F16S, linear_cm_f16s),
+    SPV(VKX_SH_QKNORM_ROPE, qknorm_rope),
+    SPV(VKX_SH_ATTENTION, attention),
+    SPV(VKX_SH_SWIGLU, swiglu),
+    SPV(VKX_SH_POOL, pool),
+};

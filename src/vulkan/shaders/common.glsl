@@ -1,0 +1,37 @@
+// common.glsl — what every xfwd compute shader shares: the linear workgroup id
+// for 2-D dispatches (grids larger than maxComputeWorkGroupCount[0] are split
+// into rows of x groups by the host) and weight-type loaders selected with -D.
+//
+// Variants (set on the glslc command line in src/vulkan/CMakeLists.txt):
+//   W_F32 | W_F16 | W_BF16  storage type of the weight buffer read by LOADW()
+#ifndef XF_COMMON_GLSL
+#define XF_COMMON_GLSL
+
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int16 : enable
+
+// Linear index of this workgroup in a grid of gl_NumWorkGroups.x × y groups.
+uint group_linear() {
+    return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+}
+
+// bf16 bits (low 16 bits of h) to fp32: bf16 is the top half of an fp32.
+float bf16_to_f32(uint h) {
+    return uintBitsToFloat(h << 16);
+}
+
+#define NEG_INF uintBitsToFloat(0xff800000u)
+
+// Weight element type of buffers declared with WTYPE, and LOADW(array, i) → float.
+#if defined(W_F16)
+#define WTYPE float16_t
+#define LOADW(a, i) float((a)[i])
+#elif defined(W_BF16)
+#define WTYPE uint16_t
+#define LOADW(a, i) bf16_to_f32(uint((a)[i]))
+#else
+#define WTYPE float
+#define LOADW(a, i) ((a)[i])
+#endif
+
+#endif // XF_COMMON_GLSL

@@ -1,0 +1,201 @@
+#version 450
+// linear_cm.comp — the matrix-unit path of linear (f16 mode), through cooperative
+// matrices (GL_NV_cooperative_matrix: the glslc of Debian 12 has no
+// GL_KHR_cooperative_matrix; NVIDIA devices expose both extensions):
+//   y[m, n] = alpha · Σ_k x[m, k] · W[n, k] + bias[n]  (+ y[m, n] when accumulating)
+// x [M, K] fp32, rounded to f16 as it is staged; W [N, K] f16; y [M, N] fp32.
+// f16 × f16 products accumulate in fp32. Same push constants and bindings as
+// linear.comp, so the host can use either.
+//
+// A workgroup of (BM/WM)·(BN/WN) subgroups computes a BM×BN tile of y, each
+// subgroup a WM×WN sub-tile as (WM/TM)·(WN/TN) accumulator fragments of the
+// device's TM×TN×TK shape (from vkGetPhysicalDeviceCooperativeMatrixPropertiesNV).
+// K advances in slices of BK: the workgroup stages x and W slices in shared
+// memory as rows of 16-byte units (8 halves, one unit of padding per row
+// against bank conflicts), fetching the next slice into registers while the
+// current one is multiplied. The epilogue goes through a small per-subgroup
+// scratch so that bias, accumulation, row masks and bounds apply per element.
+#include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+layout(constant_id = 0) const uint WG = 256;   // = SG · (BM/WM) · (BN/WN)
+layout(constant_id = 1) const uint BM = 128;
+layout(constant_id = 2) const uint BN = 128;
+layout(constant_id = 3) const uint BK = 32;    // multiple of 8 and of TK
+layout(constant_id = 4) const uint WM = 64;
+layout(constant_id = 5) const uint WN = 32;
+layout(constant_id = 6) const uint TM = 16;
+layout(constant_id = 7) const uint TN = 8;
+layout(constant_id = 8) const uint TK = 16;
+layout(constant_id = 9) const uint SG = 32;    // subgroup size
+// 16-byte global loads: K, ldw, w_off multiples of 8 and ldx, x_off multiples of 4.
+layout(constant_id = 10) const bool VEC = true;
+layout(local_size_x_id = 0) in;
+
+const uint FM = WM / TM, FN = WN / TN;
+const uint UPR = BK / 8u;                   // 16-byte units per staged row
+const uint SA = UPR + 1u, SB = UPR + 1u;    // padded row strides, in units
+const uint UA = BM * UPR / WG;              // units of x each thread stages per slice
+const uint UB = BN * UPR / WG;              // units of W each thread stages per slice
+const uint NSG = WG / SG;
+const uint EPL = TM * TN / SG;              // epilogue elements per lane and fragment
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(std430, binding = 1) readonly buffer Wt { float16_t w[]; };
+layout(std430, binding = 1) readonly buffer Wt8 { uvec4 w8[]; };
+layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, binding = 3) buffer Y { float y[]; };
+layout(std430, binding = 4) readonly buffer TA { int tok_adapter[]; };
+
+layout(push_constant) uniform PC {
+    uint M, N, K;
+    uint x_off, ldx;
+    uint w_off, ldw;
+    uint y_off, ldy;
+    uint b_off;
+    uint flags;        // 1 bias, 2 accumulate, 4 mask rows by adapter
+    float alpha;
+    int mask_adapter;
+} pc;
+
+#ifdef SHMEM_F16
+// Variant: the staged slices as f16 scalars (fragment loads then address halves).
+const uint EU = 8u;  // elements per unit
+shared float16_t As[BM * SA * EU];
+shared float16_t Bs[BN * SB * EU];
+void put_unit(bool to_a, uint idx, uvec4 u) {
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        f16vec2 h = unpackFloat2x16(u[i]);
+        if (to_a) {
+            As[idx * EU + 2u * i] = h.x;
+            As[idx * EU + 2u * i + 1u] = h.y;
+        } else {
+            Bs[idx * EU + 2u * i] = h.x;
+            Bs[idx * EU + 2u * i + 1u] = h.y;
+        }
+    }
+}
+#else
+const uint EU = 1u;  // fragment loads address whole 16-byte units
+shared uvec4 As[BM * SA];
+shared uvec4 Bs[BN * SB];
+void put_unit(bool to_a, uint idx, uvec4 u) {
+    if (to_a) As[idx] = u;
+    else Bs[idx] = u;
+}
+#endif
+shared float Cs[NSG * TM * TN];
+
+// 8 consecutive x values of row gm from column gk, as f16 pairs (zero outside).
+uvec4 fetch_x(uint gm, uint gk) {
+    if (gm >= pc.M) return uvec4(0u);
+    uint base = pc.x_off + gm * pc.ldx + gk;
+    vec4 a, b;
+    if (VEC) {
+        if (gk >= pc.K) return uvec4(0u);
+        a = x4[base / 4u];
+        b = x4[base / 4u + 1u];
+    } else {
+        float v[8];
+        [[unroll]] for (uint i = 0u; i < 8u; i++) v[i] = gk + i < pc.K ? x[base + i] : 0.0;
+        a = vec4(v[0], v[1], v[2], v[3]);
+        b = vec4(v[4], v[5], v[6], v[7]);
+    }
+    return uvec4(packHalf2x16(a.xy), packHalf2x16(a.zw), packHalf2x16(b.xy), packHalf2x16(b.zw));
+}
+
+// 8 consecutive W values of row gn from column gk (zero outside).
+uvec4 fetch_w(uint gn, uint gk) {
+    if (gn >= pc.N) return uvec4(0u);
+    uint base = pc.w_off + gn * pc.ldw + gk;
+    if (VEC) return gk < pc.K ? w8[base / 8u] : uvec4(0u);
+    float16_t h[8];
+    [[unroll]] for (uint i = 0u; i < 8u; i++) h[i] = gk + i < pc.K ? w[base + i] : float16_t(0.0);
+    return uvec4(packFloat2x16(f16vec2(h[0], h[1])), packFloat2x16(f16vec2(h[2], h[3])),
+                 packFloat2x16(f16vec2(h[4], h[5])), packFloat2x16(f16vec2(h[6], h[7])));
+}
+
+void main() {
+    uint tid = gl_LocalInvocationID.x;
+    uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+    uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
+    uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
+
+    // Every loop over fragments has a constant trip count and is unrolled, so the
+    // accumulators stay in registers (an indexed fragment array goes to local memory).
+    fcoopmatNV<32, gl_ScopeSubgroup, TM, TN> acc[FM][FN];
+    [[unroll]] for (uint i = 0u; i < FM; i++)
+        [[unroll]] for (uint j = 0u; j < FN; j++) acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, TM, TN>(0.0);
+
+    uvec4 ra[UA], rb[UB];
+    [[unroll]] for (uint l = 0u; l < UA; l++) {
+        uint u = tid + l * WG;
+        ra[l] = fetch_x(m0 + u / UPR, (u % UPR) * 8u);
+    }
+    [[unroll]] for (uint l = 0u; l < UB; l++) {
+        uint u = tid + l * WG;
+        rb[l] = fetch_w(n0 + u / UPR, (u % UPR) * 8u);
+    }
+
+    for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
+        barrier();  // everyone is done reading the previous slice
+        [[unroll]] for (uint l = 0u; l < UA; l++) {
+            uint u = tid + l * WG;
+            put_unit(true, (u / UPR) * SA + u % UPR, ra[l]);
+        }
+        [[unroll]] for (uint l = 0u; l < UB; l++) {
+            uint u = tid + l * WG;
+            put_unit(false, (u / UPR) * SB + u % UPR, rb[l]);
+        }
+        barrier();
+        if (k0 + BK < pc.K) {  // next slice in flight while this one is multiplied
+            [[unroll]] for (uint l = 0u; l < UA; l++) {
+                uint u = tid + l * WG;
+                ra[l] = fetch_x(m0 + u / UPR, k0 + BK + (u % UPR) * 8u);
+            }
+            [[unroll]] for (uint l = 0u; l < UB; l++) {
+                uint u = tid + l * WG;
+                rb[l] = fetch_w(n0 + u / UPR, k0 + BK + (u % UPR) * 8u);
+            }
+        }
+        [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++) {
+            uint kk = ks * TK;
+            fcoopmatNV<16, gl_ScopeSubgroup, TM, TK> a[FM];
+            [[unroll]] for (uint i = 0u; i < FM; i++)
+                coopMatLoadNV(a[i], As, ((wm0 + i * TM) * SA + kk / 8u) * EU, SA * EU, false);
+            [[unroll]] for (uint j = 0u; j < FN; j++) {
+                fcoopmatNV<16, gl_ScopeSubgroup, TK, TN> b;
+                coopMatLoadNV(b, Bs, ((wn0 + j * TN) * SB + kk / 8u) * EU, SB * EU, true);
+                [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = coopMatMulAddNV(a[i], b, acc[i][j]);
+            }
+        }
+    }
+
+    uint cb = sg * TM * TN;
+    [[unroll]] for (uint i = 0u; i < FM; i++) {
+        [[unroll]] for (uint j = 0u; j < FN; j++) {
+            coopMatStoreNV(acc[i][j], Cs, cb, TN, false);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            [[unroll]] for (uint r = 0u; r < EPL; r++) {
+                uint e = lane + r * SG;
+                uint gm = m0 + wm0 + i * TM + e / TN, gn = n0 + wn0 + j * TN + e % TN;
+                bool ok = gm < pc.M && gn < pc.N;
+                if (ok && (pc.flags & 4u) != 0u) ok = tok_adapter[gm] == pc.mask_adapter;
+                if (ok) {
+                    float v = pc.alpha * Cs[cb + e];
+                    if ((pc.flags & 1u) != 0u) v += bias[pc.b_off + gn];
+                    uint yi = pc.y_off + gm * pc.ldy + gn;
+                    if ((pc.flags & 2u) != 0u) v += y[yi];
+                    y[yi] = v;
+                }
+            }
+            subgroupBarrier();
+        }
+    }
+}

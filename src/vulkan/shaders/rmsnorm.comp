@@ -1,0 +1,45 @@
+#version 450
+// rmsnorm.comp — y[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) · w, in fp32.
+// One workgroup per row; the sum of squares is a tree reduction in shared memory.
+#include "common.glsl"
+
+layout(local_size_x = 256) in;
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };   // [rows, x_ld]
+layout(std430, binding = 1) readonly buffer W { float w[]; };   // [n] (unused if !has_w)
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };  // [rows, y_ld]
+
+layout(push_constant) uniform PC {
+    uint rows;
+    uint n;
+    uint x_off, x_ld;
+    uint y_off, y_ld;
+    float eps;
+    uint has_w;
+} pc;
+
+shared float partial[256];
+
+void main() {
+    uint r = group_linear();
+    if (r >= pc.rows) return;
+    uint tid = gl_LocalInvocationID.x;
+    uint xb = pc.x_off + r * pc.x_ld;
+    float s = 0.0;
+    for (uint c = tid; c < pc.n; c += 256u) {
+        float v = x[xb + c];
+        s = fma(v, v, s);
+    }
+    partial[tid] = s;
+    barrier();
+    for (uint h = 128u; h > 0u; h >>= 1) {
+        if (tid < h) partial[tid] += partial[tid + h];
+        barrier();
+    }
+    float inv = 1.0 / sqrt(partial[0] / float(pc.n) + pc.eps);
+    uint yb = pc.y_off + r * pc.y_ld;
+    for (uint c = tid; c < pc.n; c += 256u) {
+        float v = x[xb + c] * inv;
+        y[yb + c] = pc.has_w != 0u ? v * w[c] : v;
+    }
+}

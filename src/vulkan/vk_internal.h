@@ -1,0 +1,380 @@
+/* vk_internal.h — what the Vulkan backend's files share: the device context
+ * (instance, device, queue, one command buffer, limits and features), buffers,
+ * the embedded SPIR-V shaders, pipelines (with an on-disk VkPipelineCache),
+ * descriptor sets, and the recorders of each op (push constants + dispatch).
+ *
+ * Files: device.c (context), buffers.c (memory, upload/download),
+ * pipelines.c (pipeline cache, pipelines, descriptor sets), ops.c (op recorders),
+ * shaders.c (SPIR-V arrays), weights.c (model upload), forward.c (one forward
+ * recorded into one command buffer), backend.c (the xf_backend_vulkan table),
+ * ops_test.c (the op table used by the op-by-op tests). */
+#ifndef XF_VK_INTERNAL_H
+#define XF_VK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <vulkan/vulkan.h>
+
+#include "../backend.h"
+#include "../error.h"
+
+/* Records a failing Vulkan call (expression, result, file, line) and jumps to cleanup. */
+#define VK_CHECK(call)                                                                             \
+    do {                                                                                           \
+        VkResult vkr_ = (call);                                                                    \
+        if (vkr_ != VK_SUCCESS) {                                                                  \
+            st = xf_error(vkx_status(vkr_), "vulkan: %s failed: %s (%s:%d)", #call,                \
+                          vkx_result_name(vkr_), __FILE__, __LINE__);                              \
+            goto cleanup;                                                                          \
+        }                                                                                          \
+    } while (0)
+
+const char *vkx_result_name(VkResult r);
+xf_status vkx_status(VkResult r); /* OUT_OF_*_MEMORY → XF_ERR_NO_MEMORY, else XF_ERR_DEVICE */
+
+/* ------------------------------------------------------------------ shaders */
+
+typedef enum vkx_shader {
+    VKX_SH_EMBED_F32 = 0,
+    VKX_SH_EMBED_F16,
+    VKX_SH_EMBED_BF16,
+    VKX_SH_RMSNORM,
+    VKX_SH_LINEAR_F32,
+    VKX_SH_LINEAR_F16,
+    VKX_SH_LINEAR_BF16,
+    VKX_SH_LINEAR_CM_F16,
+    VKX_SH_LINEAR_CM_F16S,
+    VKX_SH_QKNORM_ROPE,
+    VKX_SH_ATTENTION,
+    VKX_SH_SWIGLU,
+    VKX_SH_POOL,
+    VKX_SH_COUNT
+} vkx_shader;
+
+typedef struct vkx_spirv {
+    const char *name;
+    const uint32_t *code;
+    size_t bytes;
+} vkx_spirv;
+
+extern const vkx_spirv vkx_shaders[VKX_SH_COUNT]; /* shaders.c */
+
+/* ------------------------------------------------------------------ context */
+
+typedef struct vkx_buffer {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    VkDeviceSize size;
+    VkDeviceSize alloc;  /* bytes of device memory behind it */
+    void *map;       /* host-visible buffers stay mapped */
+    int host;        /* 1: host-visible (staging, plan inputs, readback) */
+} vkx_buffer;
+
+#define VKX_MAX_SPEC 12
+#define VKX_PROF_MAX 8192
+#define VKX_BINDINGS 6 /* every pipeline: storage buffers 0..5, 128 bytes of push constants */
+#define VKX_PC_BYTES 128
+
+typedef struct vkx_pipe_entry {
+    vkx_shader sh;
+    uint32_t nspec;
+    uint32_t spec[VKX_MAX_SPEC];
+    VkPipeline pipe;
+} vkx_pipe_entry;
+
+typedef struct vkx_ctx {
+    VkInstance instance;
+    VkPhysicalDevice phys;
+    VkDevice dev;
+    VkQueue queue;
+    uint32_t qfam;
+    VkCommandPool cmd_pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    int recording;
+
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties memprops;
+    char device_name[256];
+    uint32_t subgroup_size;
+    int subgroup_shuffle;       /* GL_KHR_shader_subgroup_shuffle in compute */
+    int storage16;              /* storageBuffer16BitAccess */
+    int float16;                /* shaderFloat16 */
+    int memory_model;           /* vulkanMemoryModel */
+    int coopmat;                /* VK_NV_cooperative_matrix usable: f16×f16 → f32, subgroup */
+    uint32_t cm_m, cm_n, cm_k;  /* the fragment shape chosen */
+    VkDeviceSize max_range;     /* largest storage-buffer binding (maxStorageBufferRange) */
+    VkDeviceSize max_alloc;     /* maxMemoryAllocationSize */
+    VkDeviceSize max_piece;     /* largest weight piece: min(range, alloc) */
+    uint32_t max_groups_x;      /* maxComputeWorkGroupCount[0] */
+    uint32_t max_groups_y;
+    uint32_t max_shared;        /* maxComputeSharedMemorySize, at most 48 KiB used */
+
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout layout;
+    VkDescriptorPool *pools;
+    int n_pools;
+
+    VkPipelineCache pcache;
+    char *cache_path;           /* NULL: no file */
+    size_t cache_loaded;        /* bytes of cache data read at start (0: cold) */
+    vkx_pipe_entry *pipes;
+    int n_pipes, cap_pipes;
+    int pipes_new;              /* created since the cache was last saved */
+    double pipeline_seconds;    /* time spent creating pipelines */
+
+    vkx_buffer dummy;           /* bound to unused bindings */
+    vkx_buffer staging;         /* host-visible, for uploads and downloads */
+
+    size_t bytes_now, bytes_peak;
+
+    int pipe_stats;             /* XFWD_VK_PIPE_STATS=1: capture compiler statistics */
+    int profile;                /* XFWD_VK_PROFILE=1: a timestamp after every dispatch */
+    VkQueryPool prof_pool;      /* VKX_PROF_MAX queries */
+    uint32_t prof_n;
+    vkx_shader *prof_sh;        /* [VKX_PROF_MAX] shader of each timed dispatch */
+    double prof_ms[VKX_SH_COUNT];
+    uint32_t prof_calls[VKX_SH_COUNT];
+
+    VkQueryPool timestamps;     /* 2 queries around a forward's work, or NULL */
+    double ts_period_ns;
+    double last_forward_ms;     /* device time of the last forward (0: unknown) */
+} vkx_ctx;
+
+/* Creates the context on the chosen device. cache_dir: where the pipeline cache
+ * file lives (NULL: $XDG_CACHE_HOME/xfwd or ~/.cache/xfwd). XF_ERR_NO_DEVICE when
+ * no Vulkan 1.2 device exists. Environment knobs (for tests and debugging):
+ * XFWD_VK_DEVICE=i picks device i; XFWD_VK_VALIDATE=1 enables the Khronos
+ * validation layer; XFWD_VK_NO_COOPMAT=1 disables cooperative matrices;
+ * XFWD_VK_MAX_BUFFER_RANGE (bytes), XFWD_VK_WEIGHT_PIECE (bytes, weights only)
+ * and XFWD_VK_MAX_GROUPS lower the device limits so that chunked submissions,
+ * split weights and 2-D dispatches run on the tiny test models. */
+xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out);
+/* Saves the pipeline cache (failures ignored) and releases everything. */
+void vkx_ctx_destroy(vkx_ctx *c);
+
+/* The context's one command buffer: begin, then end + submit + wait for the fence. */
+xf_status vkx_begin(vkx_ctx *c);
+xf_status vkx_submit_wait(vkx_ctx *c);
+
+/* Timestamps around a forward's work (no-ops without timestamp support):
+ * begin resets the pool and writes the first, end writes the second, read
+ * stores the difference in last_forward_ms after the submission has finished. */
+void vkx_ts_begin(vkx_ctx *c);
+void vkx_ts_end(vkx_ctx *c);
+void vkx_ts_read(vkx_ctx *c);
+
+/* Profiling (XFWD_VK_PROFILE=1): per-shader device time summed over the
+ * submissions since the last report; the report is one line per shader. */
+void vkx_prof_dispatched(vkx_ctx *c, VkPipeline p);
+void vkx_prof_collect(vkx_ctx *c);
+/* Appends compiler statistics of a new pipeline to the process's report. */
+void vkx_pipe_stats(vkx_ctx *c, VkPipeline p, const char *name);
+
+/* ------------------------------------------------------------------ buffers */
+
+/* A storage buffer of `size` bytes; host != 0 makes it host-visible and mapped. */
+xf_status vkx_buffer_create(vkx_ctx *c, VkDeviceSize size, int host, vkx_buffer *b);
+void vkx_buffer_destroy(vkx_ctx *c, vkx_buffer *b);
+/* Writes `bytes` at dst+off by calling fill(user, staging, byte_offset, n) for
+ * consecutive pieces, each copied on the device (submits and waits itself). */
+typedef void (*vkx_fill_fn)(void *user, void *dst, size_t byte_off, size_t n);
+xf_status vkx_upload_fill(vkx_ctx *c, vkx_buffer *dst, VkDeviceSize off, size_t bytes,
+                          vkx_fill_fn fill, void *user);
+xf_status vkx_upload(vkx_ctx *c, vkx_buffer *dst, VkDeviceSize off, const void *src, size_t bytes);
+xf_status vkx_download(vkx_ctx *c, vkx_buffer *src, VkDeviceSize off, void *dst, size_t bytes);
+
+/* ------------------------------------------------------------------ pipelines */
+
+/* The pipeline of a shader with these specialization constants (constant_id i
+ * = spec[i]), created on first use and kept by the context. */
+xf_status vkx_pipeline(vkx_ctx *c, vkx_shader sh, const uint32_t *spec, uint32_t nspec,
+                       VkPipeline *out);
+/* Loads / saves the pipeline cache file (device.c calls these). */
+void vkx_cache_load(vkx_ctx *c, const char *cache_dir);
+void vkx_cache_save(vkx_ctx *c);
+
+/* A descriptor set binding bufs[i] to binding i (NULL → the dummy buffer). */
+xf_status vkx_set(vkx_ctx *c, vkx_buffer *const *bufs, int n, VkDescriptorSet *out);
+/* Returns every descriptor set to the pools (op tests, between calls). */
+void vkx_sets_reset(vkx_ctx *c);
+
+/* Records bind + push constants + dispatch of gx × gy groups + a full
+ * compute→compute memory barrier. */
+void vkx_dispatch(vkx_ctx *c, VkPipeline p, VkDescriptorSet s, const void *pc, uint32_t pc_bytes,
+                  uint32_t gx, uint32_t gy);
+/* Same for n workgroups addressed linearly (group_linear() in common.glsl):
+ * split into a 2-D grid when n exceeds maxComputeWorkGroupCount[0]. */
+void vkx_dispatch_linear(vkx_ctx *c, VkPipeline p, VkDescriptorSet s, const void *pc,
+                         uint32_t pc_bytes, uint64_t n);
+/* Barrier that makes transfer writes visible to shaders and shader writes to
+ * transfers and the host. */
+void vkx_barrier_all(vkx_ctx *c);
+
+/* ------------------------------------------------------------------ op recorders */
+
+/* Push constants of linear.comp / linear_cm.comp (see the shaders). */
+typedef struct vkx_linear_pc {
+    uint32_t M, N, K;
+    uint32_t x_off, ldx;
+    uint32_t w_off, ldw;
+    uint32_t y_off, ldy;
+    uint32_t b_off;
+    uint32_t flags; /* VKX_LIN_* */
+    float alpha;
+    int32_t mask_adapter;
+} vkx_linear_pc;
+#define VKX_LIN_BIAS 1u
+#define VKX_LIN_ACC 2u
+#define VKX_LIN_MASK 4u
+
+/* Weight storage type of a mode's matrix multiplies. */
+typedef enum vkx_wt { VKX_WT_F32 = 0, VKX_WT_F16, VKX_WT_BF16 } vkx_wt;
+size_t vkx_wt_size(vkx_wt t);
+
+/* The kernels of one precision mode, created once (pipelines with their tile sizes). */
+typedef struct vkx_kernels {
+    vkx_wt wt;                 /* weight type of matrix multiplies */
+    VkPipeline embed;          /* embedding gather for wt */
+    VkPipeline rmsnorm, qkrope, swiglu, pool;
+    VkPipeline linear;         /* plain path, weights wt */
+    VkPipeline linear_f32;     /* plain path, fp32 weights (LoRA factors) */
+    uint32_t lin_bm, lin_bn;
+    VkPipeline cm_vec, cm_scalar; /* matrix-unit path (f16 with cooperative matrices) or NULL */
+    uint32_t cm_bm, cm_bn;
+    VkPipeline attention;
+    uint32_t att_bt, att_qpt, att_d; /* tokens per workgroup, heads per thread, head_dim */
+} vkx_kernels;
+
+/* Creates the pipelines of `mode`, attention for head_dim D and G = n_heads /
+ * n_kv_heads (D = 0: no attention). XF_ERR_UNSUPPORTED when the device lacks
+ * what the mode needs. */
+xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels *k);
+
+/* Recorders: the set binds the op's buffers in the shader's binding order. */
+void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescriptorSet s,
+                    const vkx_linear_pc *pc);
+void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
+                   uint32_t row0, uint32_t nrows);
+void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
+                     uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
+                     int has_w);
+void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
+                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps);
+void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8]);
+void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
+                    const uint32_t offs_lds[6]);
+void vkx_rec_pool(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t B, uint32_t H,
+                  uint32_t h_ld, uint32_t kind, uint32_t normalize);
+
+/* ------------------------------------------------------------------ weights */
+
+/* A [rows, cols] matrix in device memory, split by rows into pieces that each
+ * fit one storage-buffer binding (maxStorageBufferRange) and one allocation. */
+typedef struct vkx_weight {
+    vkx_wt wt;
+    uint32_t rows, cols;
+    int n;               /* pieces */
+    vkx_buffer *pieces;  /* [n] */
+    uint32_t *row0;      /* [n+1]: first row of each piece; row0[n] = rows */
+} vkx_weight;
+
+/* Writes rows [row0, row0+nrows) of the matrix, in type wt, to dst. */
+typedef void (*vkx_rows_fn)(void *user, uint32_t row0, uint32_t nrows, void *dst);
+xf_status vkx_weight_upload(vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, vkx_rows_fn fill,
+                            void *user, vkx_weight *w);
+void vkx_weight_free(vkx_ctx *c, vkx_weight *w);
+/* fp32 host data to a new device buffer. */
+xf_status vkx_buffer_from(vkx_ctx *c, const void *src, size_t bytes, vkx_buffer *b);
+
+/* One LoRA pair on the device (fp32): A [r, in], B [out, r]. */
+typedef struct vkx_lora {
+    vkx_buffer A, B;
+    int32_t r, in, out;
+    float scale;
+} vkx_lora;
+
+typedef struct vkx_layer {
+    vkx_buffer attn_norm, mlp_norm;  /* [H] fp32 */
+    vkx_buffer q_norm, k_norm;       /* [D] fp32 (Qwen3) or empty */
+    vkx_buffer bqkv;                 /* [(NH+2·NKV)·D] fp32 or empty */
+    vkx_weight qkv;                  /* [(NH+2·NKV)·D, H]: q, k, v rows fused */
+    vkx_weight o;                    /* [H, NH·D] */
+    vkx_weight gu;                   /* [2·I, H]: gate rows then up rows */
+    vkx_weight down;                 /* [H, I] */
+} vkx_layer;
+
+/* Everything of a model on the device, uploaded once. */
+typedef struct vkx_model {
+    vkx_weight embed;       /* [V, H] in the mode's weight type */
+    vkx_weight lm_head;     /* [V, H]; shares embed's pieces when tied (owns none) */
+    int lm_tied;
+    vkx_weight score;       /* [L, H] fp32 or empty */
+    vkx_buffer final_norm;  /* [H] */
+    vkx_buffer rope_cos, rope_sin; /* [max_pos, D/2] */
+    vkx_layer *layers;      /* [n_layers] */
+    int n_layers;
+    vkx_lora *lora;         /* [n_adapters][n_layers][XF_MOD_COUNT] when not merged, else NULL */
+    int n_adapters;
+    int r_max;              /* largest LoRA rank (0: none) */
+} vkx_model;
+
+/* Uploads the model in the weight type of k (merging adapter 0 when cfg->merge). */
+xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, vkx_model *vm);
+void vkx_model_free(vkx_ctx *c, vkx_model *vm);
+
+/* ------------------------------------------------------------------ engine */
+
+typedef struct vkx_layer_sets {
+    VkDescriptorSet attn_norm, mlp_norm, qrope, krope, attn, swiglu;
+    VkDescriptorSet *qkv, *o, *gu, *down; /* one per weight piece */
+} vkx_layer_sets;
+
+typedef struct vkx_lora_sets {
+    VkDescriptorSet a, b; /* u = x·Aᵀ ; y += s·u·Bᵀ (masked by adapter) */
+} vkx_lora_sets;
+
+/* The Vulkan backend's state: device, kernels, weights, activations sized for
+ * tcap tokens, and every descriptor set a forward binds, all made at creation. */
+typedef struct vkx_engine {
+    vkx_ctx *c;
+    xf_backend_config cfg;
+    vkx_kernels k;
+    vkx_model w;
+    uint32_t H, I, D, NH, NKV, V, L;
+    uint32_t qkv_ld;        /* (NH + 2·NKV)·D */
+    uint32_t tcap;          /* tokens per submission (≤ max_tokens, ≤ buffer limits) */
+    /* activations, fp32, rows of tcap tokens */
+    vkx_buffer x;           /* [T, H] residual stream */
+    vkx_buffer xn;          /* [T, H] normed */
+    vkx_buffer qkv;         /* [T, qkv_ld] */
+    vkx_buffer att;         /* [T, NH·D] */
+    vkx_buffer gu;          /* [T, 2·I] */
+    vkx_buffer act;         /* [T, I] */
+    vkx_buffer u;           /* [T, r_max] LoRA intermediate */
+    vkx_buffer pooled;      /* [B, H] */
+    vkx_buffer cls;         /* [B, L] */
+    /* per-forward inputs: written to the host-visible `inputs` ([T] ×4 then
+     * [B+1]) and copied to these device buffers at the start of each forward */
+    vkx_buffer tokens, pos, start, tok_adapter, seq_start; /* [T] ×4, [B+1] */
+    vkx_buffer inputs;
+    vkx_buffer readback;    /* host-visible [T, H] */
+    /* descriptor sets */
+    VkDescriptorSet *embed_sets;   /* [embed pieces] */
+    vkx_layer_sets *ls;            /* [n_layers] */
+    vkx_lora_sets *lora_sets;      /* indexed like w.lora */
+    VkDescriptorSet final_norm, pool, *score_sets;
+    /* logits: host-visible row chunks [lrows, V], made at the first request */
+    int n_lchunks;
+    uint32_t lrows;
+    vkx_buffer *logits;
+    VkDescriptorSet *logit_sets;   /* [chunk][lm_head piece] */
+} vkx_engine;
+
+/* Descriptor sets and scratch (backend.c); one forward of a plan with T ≤ tcap
+ * recorded into one command buffer, submitted once (forward.c). */
+xf_status vkx_engine_logits_init(vkx_engine *e);
+xf_status vkx_forward_chunk(vkx_engine *e, const xf_plan *p);
+
+#endif /* XF_VK_INTERNAL_H */
