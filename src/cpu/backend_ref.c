@@ -21,85 +21,39 @@ static void ref_attention(void *ctx, const float *q, int64_t qs, const float *k,
 
 static const cpu_kernels ref_kernels = {.linear = ref_linear, .attention = ref_attention};
 
-static xf_status check_mode(xf_dtype mode) {
-    if (mode == XF_DTYPE_F32 || mode == XF_DTYPE_TF32) return XF_OK;
-    return xf_error(XF_ERR_UNSUPPORTED, "the CPU backends compute in f32: use --dtype f32 (bf16/f16 need a GPU backend)");
-}
-
 static xf_status ref_create(const xf_backend_config *cfg, void **state) {
-    xf_status st = check_mode(cfg->dtype);
-    if (st != XF_OK) return st;
-    cpu_state *cs = calloc(1, sizeof *cs);
-    if (!cs) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
-    st = xf_cpu_state_init(cs, cfg, 0);
-    if (st != XF_OK) {
-        xf_cpu_state_free(cs);
-        free(cs);
-        return st;
-    }
-    cs->k = &ref_kernels;
-    *state = cs;
-    return XF_OK;
-}
-
-static xf_status ref_forward(void *state, const xf_plan *plan) { return xf_cpu_forward(state, plan); }
-
-static size_t ref_peak(void *state) {
-    cpu_state *cs = state;
-    return cs->peak + cs->weight_bytes;
-}
-
-static void ref_destroy(void *state) {
-    if (!state) return;
-    xf_cpu_state_free(state);
-    free(state);
+    return xf_cpu_create(cfg, &ref_kernels, 0, state);
 }
 
 /* ---------------------------------------------------------------- op table */
-
-static xf_status op_rmsnorm(xf_dtype mode, const float *x, const float *w, float *y, int rows, int n, float eps) {
-    xf_ref_rmsnorm(x, w, y, rows, n, eps);
-    return check_mode(mode);
-}
 
 static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const float *bias, float *y, int T,
                            int in, int out, int accumulate) {
     xf_tensor Wt = {.data = W, .type = XF_W_F32, .ndim = 2, .shape = {out, in}};
     xf_tensor bt = {.data = bias, .type = XF_W_F32, .ndim = 1, .shape = {out, 1}};
     xf_ref_linear(x, &Wt, &bt, y, T, in, out, accumulate);
-    return check_mode(mode);
-}
-
-static xf_status op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos, int T,
-                                int nh, int D, const float *cos, const float *sin) {
-    xf_ref_qknorm_rope(x, w, eps, pos, T, nh, D, cos, sin);
-    return check_mode(mode);
+    return xf_cpu_check_mode(mode);
 }
 
 static xf_status op_attention(xf_dtype mode, const float *q, const float *k, const float *v, float *out,
                               const int32_t *seq_start, int B, int nh, int nkv, int D) {
     xf_ref_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, out, seq_start, B, nh, nkv, D);
-    return check_mode(mode);
-}
-
-static xf_status op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n) {
-    xf_ref_swiglu(gate, up, out, n);
-    return check_mode(mode);
+    return xf_cpu_check_mode(mode);
 }
 
 static const xf_op_table ref_ops = {
-    .rmsnorm = op_rmsnorm,
+    .rmsnorm = xf_cpu_op_rmsnorm,
     .linear = op_linear,
-    .qknorm_rope = op_qknorm_rope,
+    .qknorm_rope = xf_cpu_op_qknorm_rope,
     .attention = op_attention,
-    .swiglu = op_swiglu,
+    .swiglu = xf_cpu_op_swiglu,
 };
 
 const xf_backend_ops xf_backend_cpu_ref = {
     .name = "cpu_ref",
     .create = ref_create,
-    .forward = ref_forward,
-    .peak_memory = ref_peak,
-    .destroy = ref_destroy,
+    .forward = xf_cpu_forward_op,
+    .peak_memory = xf_cpu_peak,
+    .destroy = xf_cpu_destroy,
     .ops = &ref_ops,
 };

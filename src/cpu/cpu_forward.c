@@ -266,3 +266,55 @@ void xf_cpu_state_free(cpu_state *cs) {
     free(cs->own_layers);
     memset(cs, 0, sizeof *cs);
 }
+
+/* ---------------------------------------------------------------- shared backend parts */
+
+xf_status xf_cpu_check_mode(xf_dtype mode) {
+    if (mode == XF_DTYPE_F32 || mode == XF_DTYPE_TF32) return XF_OK;
+    return xf_error(XF_ERR_UNSUPPORTED, "the CPU backends compute in f32: use --dtype f32 (bf16/f16 need a GPU backend)");
+}
+
+xf_status xf_cpu_op_rmsnorm(xf_dtype mode, const float *x, const float *w, float *y, int rows, int n, float eps) {
+    xf_ref_rmsnorm(x, w, y, rows, n, eps);
+    return xf_cpu_check_mode(mode);
+}
+
+xf_status xf_cpu_op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos, int T,
+                                int nh, int D, const float *cos, const float *sin) {
+    xf_ref_qknorm_rope(x, w, eps, pos, T, nh, D, cos, sin);
+    return xf_cpu_check_mode(mode);
+}
+
+xf_status xf_cpu_op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n) {
+    xf_ref_swiglu(gate, up, out, n);
+    return xf_cpu_check_mode(mode);
+}
+
+xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, int need_f32, void **state) {
+    xf_status st = xf_cpu_check_mode(cfg->dtype);
+    if (st != XF_OK) return st;
+    cpu_state *cs = calloc(1, sizeof *cs);
+    if (!cs) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
+    st = xf_cpu_state_init(cs, cfg, need_f32);
+    if (st != XF_OK) {
+        xf_cpu_state_free(cs);
+        free(cs);
+        return st;
+    }
+    cs->k = k;
+    *state = cs;
+    return XF_OK;
+}
+
+xf_status xf_cpu_forward_op(void *state, const xf_plan *plan) { return xf_cpu_forward(state, plan); }
+
+size_t xf_cpu_peak(void *state) {
+    cpu_state *cs = state;
+    return cs->peak + cs->weight_bytes;
+}
+
+void xf_cpu_destroy(void *state) {
+    if (!state) return;
+    xf_cpu_state_free(state);
+    free(state);
+}

@@ -59,4 +59,17 @@ void xf_cpu_scratch_free(cpu_scratch *s);
 /* Largest LoRA rank over the adapters. */
 int32_t xf_cpu_max_rank(const xf_adapter *const *adapters, int32_t n);
 
+/* What both CPU backends share: the mode check (f32/tf32 only) and the op-table
+ * entries whose kernels are the reference ones in both. */
+xf_status xf_cpu_check_mode(xf_dtype mode);
+xf_status xf_cpu_op_rmsnorm(xf_dtype mode, const float *x, const float *w, float *y, int rows, int n, float eps);
+xf_status xf_cpu_op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos, int T,
+                                int nh, int D, const float *cos, const float *sin);
+xf_status xf_cpu_op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n);
+/* create / peak / destroy of a CPU backend whose kernels are `k`; need_f32 as in xf_cpu_state_init */
+xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, int need_f32, void **state);
+xf_status xf_cpu_forward_op(void *state, const xf_plan *plan);
+size_t xf_cpu_peak(void *state);
+void xf_cpu_destroy(void *state);
+
 #endif /* XF_CPU_FORWARD_H */
