@@ -15,32 +15,11 @@
 #include <time.h>
 
 #include "backend.h"
+#include "bench_util.h"
 #include "cuda/cuda_backend.h"
 
 #define CEILING_TFLOPS 798.0
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
-static int parse_dtype(const char *s, xf_dtype *d) {
-    const char *names[] = {"f32", "tf32", "bf16", "f16"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, names[i])) return *d = (xf_dtype)i, 0;
-    return -1;
-}
 
 int main(int argc, char **argv) {
     const char *shape = "qwen3-4b", *dtype_name = "bf16";
@@ -48,7 +27,7 @@ int main(int argc, char **argv) {
     int batch = 16, seq = 512, iters = 20, warmup = 3, profile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc) shape = argv[++i];
-        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !parse_dtype(argv[i + 1], &dtype)) dtype_name = argv[++i];
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !xb_parse_dtype(argv[i + 1], &dtype)) dtype_name = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seq") && i + 1 < argc) seq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
@@ -70,12 +49,12 @@ int main(int argc, char **argv) {
     double *replay = malloc(sizeof(double) * (size_t)iters), *total = malloc(sizeof(double) * (size_t)iters);
     float *out = NULL;
     const xf_dtype storage = dtype == XF_DTYPE_BF16 || dtype == XF_DTYPE_F16 ? dtype : XF_DTYPE_F32;
-    double t0 = now_s();
+    double t0 = xb_now_s();
     if (xf_model_random(shape, storage, 1, &m) != XF_OK) {
         fprintf(stderr, "xfwd_cuda_bench: %s\n", xf_last_error());
         goto done;
     }
-    const double t_model = now_s() - t0;
+    const double t_model = xb_now_s() - t0;
     const xf_config *c = &m->cfg;
     out = malloc(sizeof(float) * (size_t)T * (size_t)c->hidden);
     uint64_t r = 0x9e3779b97f4a7c15ull;
@@ -87,20 +66,20 @@ int main(int argc, char **argv) {
     }
     for (int b = 0; b < batch; b++) ids[b] = -1;
     xf_backend_config cfg = {.model = m, .dtype = dtype, .max_tokens = T};
-    t0 = now_s();
+    t0 = xb_now_s();
     if (xf_backend_cuda.create(&cfg, &state) != XF_OK) {
         fprintf(stderr, "xfwd_cuda_bench: %s\n", xf_last_error());
         rc = 77;  /* no GPU: skipped */
         goto done;
     }
-    const double t_create = now_s() - t0;
+    const double t_create = xb_now_s() - t0;
     xf_plan plan = {.n_tokens = T, .n_seqs = batch, .tokens = tokens, .seq_start = seq_start,
                     .positions = positions, .adapter_ids = ids, .max_seq_len = seq, .output = XF_OUT_HIDDEN,
                     .out = out, .stop_layer = -1};
-    t0 = now_s();
+    t0 = xb_now_s();
     for (int i = 0; i < warmup; i++)
         if (xf_backend_cuda.forward(state, &plan) != XF_OK) goto fail;
-    const double t_warm = now_s() - t0;
+    const double t_warm = xb_now_s() - t0;
     for (int i = 0; i < iters; i++) {
         float rep, tot;
         if (xf_backend_cuda.forward(state, &plan) != XF_OK) goto fail;
@@ -113,7 +92,7 @@ int main(int argc, char **argv) {
     const double H = c->hidden, I = c->intermediate, NH = c->n_heads, NKV = c->n_kv_heads, D = c->head_dim;
     const double linear = c->n_layers * (H * NH * D * 2 + H * NKV * D * 2 + 3 * H * I);
     const double flops = 2.0 * linear * T + c->n_layers * 4.0 * NH * D * ((double)seq * (seq + 1) / 2) * batch;
-    const double t_rep = median(replay, iters), t_tot = median(total, iters);
+    const double t_rep = xb_median(replay, iters), t_tot = xb_median(total, iters);
     const double peak = xf_backend_cuda.peak_memory(state) / 1048576.0, wts = xf_cuda_weight_bytes(state) / 1048576.0;
     printf("shape %s, dtype %s, %d x %d = %d tokens; model %.1f s, create %.1f s, warm-up %.2f s\n", shape, dtype_name,
            batch, seq, T, t_model, t_create, t_warm);

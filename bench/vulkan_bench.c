@@ -24,29 +24,8 @@
 
 #include "vulkan/vk_timing.h"
 #include "xfwd.h"
+#include "bench_util.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
-static int parse_dtype(const char *s, xf_dtype *d) {
-    const char *names[] = {"f32", "tf32", "bf16", "f16"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, names[i])) return *d = (xf_dtype)i, 0;
-    return -1;
-}
 
 static int fail(const char *what) {
     fprintf(stderr, "xfwd_vulkan_bench: %s: %s\n", what, xf_last_error());
@@ -78,9 +57,9 @@ static int startup(const xf_model *m, xf_dtype dtype, const char *dir, const cha
     clear_cache(dir);
     for (int i = 0; i < 2; i++) {
         xf_engine *e = NULL;
-        double t0 = now_s();
+        double t0 = xb_now_s();
         if (xf_engine_create(m, &eo, &e) != XF_OK) return fail("engine create");
-        t[i] = now_s() - t0;
+        t[i] = xb_now_s() - t0;
         xf_engine_free(e);
     }
     printf("device          %s\n", xf_vk_device_summary());
@@ -125,26 +104,26 @@ static int bench_engine(const bench_args *a) {
     eo.backend = XF_BACKEND_VULKAN;
     eo.dtype = a->dtype;
     eo.max_tokens = (int32_t)(T > 8192 ? 8192 : T);
-    double t_create = now_s();
+    double t_create = xb_now_s();
     if (xf_engine_create(a->m, &eo, &e) != XF_OK) {
         fail("engine create");
         goto done;
     }
-    t_create = now_s() - t_create;
-    double t_warm = now_s();
+    t_create = xb_now_s() - t_create;
+    double t_warm = xb_now_s();
     for (int i = 0; i < a->warmup; i++)
         if (xf_engine_hidden(e, &bt, out) != XF_OK) {
             fail("forward");
             goto done;
         }
-    t_warm = now_s() - t_warm;
+    t_warm = xb_now_s() - t_warm;
     for (int i = 0; i < a->iters; i++) {
-        double t0 = now_s();
+        double t0 = xb_now_s();
         if (xf_engine_hidden(e, &bt, out) != XF_OK) {
             fail("forward");
             goto done;
         }
-        wall[i] = now_s() - t0;
+        wall[i] = xb_now_s() - t0;
         dev[i] = xf_vk_last_forward_ms() * 1e-3;
     }
     long long bad = 0;
@@ -154,7 +133,7 @@ static int bench_engine(const bench_args *a) {
     double linear = info.n_layers * (H * NH * D * 2 + H * NKV * D * 2 + 3 * H * I);
     double flops = 2.0 * linear * (double)T +
                    info.n_layers * 4.0 * NH * D * ((double)a->seq * (a->seq + 1) / 2) * a->batch;
-    double td = median(dev, a->iters), tw = median(wall, a->iters);
+    double td = xb_median(dev, a->iters), tw = xb_median(wall, a->iters);
     if (td <= 0) td = tw; /* no timestamps on this device */
     double peak = (double)xf_engine_peak_memory(e) / 1048576.0;
     printf("shape %s, dtype %s, %d x %d = %lld tokens; model %.1f s, create %.2f s, warm-up %.2f s%s%s\n", a->shape,
@@ -190,7 +169,7 @@ int main(int argc, char **argv) {
     const char *startup_dir = NULL, *tiles = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc) a.shape = argv[++i];
-        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !parse_dtype(argv[i + 1], &a.dtype))
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !xb_parse_dtype(argv[i + 1], &a.dtype))
             a.dtype_name = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) a.batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seq") && i + 1 < argc) a.seq = atoi(argv[++i]);
@@ -207,10 +186,10 @@ int main(int argc, char **argv) {
     if (a.batch < 1 || a.seq < 1 || a.iters < 1 || a.warmup < 0)
         return fprintf(stderr, "xfwd_vulkan_bench: bad sizes\n"), 2;
     xf_model *m = NULL;
-    double t0 = now_s();
+    double t0 = xb_now_s();
     xf_dtype storage = a.dtype == XF_DTYPE_F16 ? XF_DTYPE_F16 : XF_DTYPE_BF16;
     if (xf_model_random(a.shape, storage, 1, &m) != XF_OK) return fail("model");
-    a.t_model = now_s() - t0;
+    a.t_model = xb_now_s() - t0;
     a.m = m;
     int rc;
     if (startup_dir) {

@@ -10,18 +10,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "../bench/bench_util.h"
 #include "cli.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int xf_cli_bench(int argc, char **argv) {
     cli_opts o;
@@ -34,13 +24,13 @@ int xf_cli_bench(int argc, char **argv) {
     float *out = NULL;
     double *times = NULL;
     rc = 1;
-    double t_load = now_s();
+    double t_load = xb_now_s();
     xf_status st = o.model ? xf_model_open(o.model, &m)
                            : xf_model_random(o.shape, o.dtype == XF_DTYPE_F16 ? XF_DTYPE_F16
                                                       : o.dtype == XF_DTYPE_BF16 ? XF_DTYPE_BF16 : XF_DTYPE_F32,
                                              1, &m);
     if (st != XF_OK) { xf_cli_fail("%s", xf_last_error()); goto done; }
-    t_load = now_s() - t_load;
+    t_load = xb_now_s() - t_load;
     xf_model_info info;
     xf_model_get_info(m, &info);
     if (o.seq > info.max_position) { xf_cli_fail("--seq %d exceeds the model's %d positions", o.seq, info.max_position); goto done; }
@@ -52,9 +42,9 @@ int xf_cli_bench(int argc, char **argv) {
     eo.max_tokens = o.max_tokens ? o.max_tokens : (int32_t)(T < 8192 ? (T > o.seq ? T : o.seq) : 8192);
     eo.n_threads = o.threads;
     eo.cache_dir = o.cache_dir;
-    double t_create = now_s();
+    double t_create = xb_now_s();
     if (xf_engine_create(m, &eo, &e) != XF_OK) { xf_cli_fail("%s", xf_last_error()); goto done; }
-    t_create = now_s() - t_create;
+    t_create = xb_now_s() - t_create;
     tokens = malloc(sizeof(int32_t) * (size_t)T);
     lens = malloc(sizeof(int32_t) * (size_t)o.batch);
     out = malloc(sizeof(float) * (size_t)T * (size_t)info.hidden_size);
@@ -67,17 +57,16 @@ int xf_cli_bench(int argc, char **argv) {
     }
     for (int b = 0; b < o.batch; b++) lens[b] = o.seq;
     xf_batch batch = {.tokens = tokens, .seq_lens = lens, .n_seqs = o.batch};
-    double t_first = now_s();
+    double t_first = xb_now_s();
     for (int i = 0; i < o.warmup; i++)
         if (xf_engine_hidden(e, &batch, out) != XF_OK) { xf_cli_fail("%s", xf_last_error()); goto done; }
-    t_first = now_s() - t_first;
+    t_first = xb_now_s() - t_first;
     for (int i = 0; i < o.iters; i++) {
-        double t0 = now_s();
+        double t0 = xb_now_s();
         if (xf_engine_hidden(e, &batch, out) != XF_OK) { xf_cli_fail("%s", xf_last_error()); goto done; }
-        times[i] = now_s() - t0;
+        times[i] = xb_now_s() - t0;
     }
-    qsort(times, (size_t)o.iters, sizeof(double), cmp_double);
-    double med = times[o.iters / 2];
+    double med = xb_median(times, o.iters);
     const double D = info.head_dim, NH = info.n_heads, NKV = info.n_kv_heads, H = info.hidden_size,
                  I = info.intermediate_size;
     double linear_params = info.n_layers * (H * (NH * D) * 2 + H * (NKV * D) * 2 + 3 * H * I);
