@@ -4,6 +4,7 @@
  * where the case has them, and every layer_K residual the case stores, with the
  * golden README's tolerances. A case with adapter/ runs with that adapter
  * (applied, or merged with --merge). Exit 0 pass, 1 fail, 77 skipped. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,6 +135,20 @@ int main(int argc, char **argv) {
         st = xf_engine_embed(c.e, &c.b, p == 0 ? XF_POOL_LAST : XF_POOL_MEAN, 1, out);
         if (st != XF_OK) printf("FAIL: %s: %s\n", pools[p], xf_last_error()), c.failures++;
         else check(&c, pools[p], out, ref, B, H), checked++;
+    }
+    /* first-token pooling has no golden tensor: derive it from the golden hidden rows */
+    if ((ref = xt_golden_get(&g, "hidden", &rows, &cols))) {
+        float *first = malloc(sizeof(float) * (size_t)(B * H));
+        if (!first) goto done;
+        for (int64_t b = 0, s0 = 0; b < B; s0 += g.seq_lens[b], b++) {
+            double ss = 0;
+            for (int64_t i = 0; i < H; i++) ss += (double)ref[s0 * H + i] * ref[s0 * H + i];
+            for (int64_t i = 0; i < H; i++) first[b * H + i] = (float)(ref[s0 * H + i] / sqrt(ss));
+        }
+        st = xf_engine_embed(c.e, &c.b, XF_POOL_FIRST, 1, out);
+        if (st != XF_OK) printf("FAIL: pooled_first: %s\n", xf_last_error()), c.failures++;
+        else check(&c, "pooled_first (from golden hidden)", out, first, B, H), checked++;
+        free(first);
     }
     if (checked == 0) {
         printf("FAIL: nothing was compared\n");

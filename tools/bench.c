@@ -81,8 +81,8 @@ int xf_cli_bench(int argc, char **argv) {
     printf("startup    load %.3f s, engine create %.3f s, warm-up (%d) %.3f s\n", t_load, t_create, o.warmup, t_first);
     printf("time       median %.3f ms (min %.3f, max %.3f, %d runs)\n", med * 1e3, times[0] * 1e3,
            times[o.iters - 1] * 1e3, o.iters);
-    printf("throughput %.0f tokens/s, %.2f TFLOP/s (%.1f GFLOP per forward)\n", (double)T / med, flops / med / 1e12,
-           flops / 1e9);
+    printf("throughput %.0f tokens/s, %.1f GFLOP/s = %.3f TFLOP/s (%.1f GFLOP per forward)\n", (double)T / med,
+           flops / med / 1e9, flops / med / 1e12, flops / 1e9);
     printf("memory     engine peak %.1f MiB, host max RSS %.1f MiB\n", xf_engine_peak_memory(e) / 1048576.0,
            ru.ru_maxrss / 1024.0);
     rc = 0;
