@@ -64,21 +64,33 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
     XF_TRY(vkx_pipeline(c, VKX_SH_LINEAR_F32, lin, 6, &k->linear_f32));
 
     if (k->wt == VKX_WT_F16 && c->coopmat) {
-        /* 128×256 tiles, 8 subgroups of 64×64, K slices of 32 (BM, BN, BK, WM, WN): the
-         * fastest of the tiles measured on the H100 (bench/vulkan-h100.md). */
+        /* Kernels (XFWD_VK_CM_KERNEL): "db" (default) double-buffers the K slices in
+         * shared memory, one barrier per slice, and stores whole fragments; "pf2" is db
+         * with the global loads two slices ahead; "old" is the single-buffered kernel
+         * (two barriers per slice, element-wise epilogue). Tile 128×256, 8 subgroups of
+         * 64×64, K slices of 16 (db, pf2) or 32 (old). Tile: BM, BN, BK, WM, WN
+         * (XFWD_VK_CM_TILE); bench/vulkan-h100.md has the measurements (db with
+         * 128,128,16,64,32 measured faster still but has not run the golden tests). */
+        const char *kn = getenv("XFWD_VK_CM_KERNEL");
+        int db = !(kn && !strcmp(kn, "old")), pf2 = kn && !strcmp(kn, "pf2");
         uint32_t m[5] = {128, 256, 32, 64, 64};
+        if (db) m[2] = 16; /* two stages of 128+256 rows × 32 halves exceed 48 KiB */
         env_tile("XFWD_VK_CM_TILE", m);
         uint32_t sg = c->subgroup_size, nsg = (m[1] && m[3] && m[4]) ? (m[0] / m[3]) * (m[1] / m[4]) : 0;
         uint32_t cwg = sg * nsg, units = m[2] / 8;
-        uint32_t shared = 16 * (units + 1) * (m[0] + m[1]) + 4 * nsg * c->cm_m * c->cm_n;
+        uint32_t scratch = 4 * nsg * c->cm_m * c->cm_n, stage_a = 16 * (units + 1) * m[0];
+        uint32_t shared = db ? 2 * 16 * (units + 1) * (m[0] + m[1]) : 16 * (units + 1) * (m[0] + m[1]) + scratch;
         XF_CHECK(nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % c->cm_m == 0 && m[4] % c->cm_n == 0 &&
                      m[2] % 8 == 0 && m[2] % c->cm_k == 0 && (c->cm_m * c->cm_n) % sg == 0 &&
                      cwg <= c->props.limits.maxComputeWorkGroupInvocations &&
-                     (m[0] * units) % cwg == 0 && (m[1] * units) % cwg == 0 && shared <= c->max_shared,
+                     (m[0] * units) % cwg == 0 && (m[1] * units) % cwg == 0 && shared <= c->max_shared &&
+                     (!db || (c->cm_n % 4 == 0 && scratch <= 2 * stage_a)),
                  XF_ERR_INVALID_ARG, "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
         uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], c->cm_m, c->cm_n, c->cm_k, sg, 1};
-        const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant */
-        vkx_shader csh = shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
+        const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
+        vkx_shader csh = pf2  ? VKX_SH_LINEAR_CM_F16P
+                         : db ? VKX_SH_LINEAR_CM_F16D
+                              : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
         XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_vec));
         cm[10] = 0;
         XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_scalar));

@@ -30,6 +30,12 @@ static const uint32_t linear_cm_f16[] = {
 static const uint32_t linear_cm_f16s[] = {
 #include "linear_cm_f16s.spv.inc"
 };
+static const uint32_t linear_cm_f16d[] = {
+#include "linear_cm_f16d.spv.inc"
+};
+static const uint32_t linear_cm_f16p[] = {
+#include "linear_cm_f16p.spv.inc"
+};
 static const uint32_t qknorm_rope[] = {
 #include "qknorm_rope.spv.inc"
 };
@@ -54,6 +60,8 @@ const vkx_spirv vkx_shaders[VKX_SH_COUNT] = {
     SPV(VKX_SH_LINEAR_BF16, linear_bf16),
     SPV(VKX_SH_LINEAR_CM_F16, linear_cm_f16),
     SPV(VKX_SH_LINEAR_CM_F16S, linear_cm_f16s),
+    SPV(VKX_SH_LINEAR_CM_F16D, linear_cm_f16d),
+    SPV(VKX_SH_LINEAR_CM_F16P, linear_cm_f16p),
     SPV(VKX_SH_QKNORM_ROPE, qknorm_rope),
     SPV(VKX_SH_ATTENTION, attention),
     SPV(VKX_SH_SWIGLU, swiglu),

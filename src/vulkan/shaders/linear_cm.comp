@@ -15,6 +15,14 @@
 // against bank conflicts), fetching the next slice into registers while the
 // current one is multiplied. The epilogue goes through a small per-subgroup
 // scratch so that bias, accumulation, row masks and bounds apply per element.
+//
+// DBUF variant (linear_cm_f16d): two shared-memory stages, one barrier per K
+// slice (slice k+1 is fetched into registers and written to the other stage
+// while slice k is multiplied). The epilogue stores whole fragments straight to
+// y (scaled, plus the old y when accumulating) where the fragment lies inside
+// y and no bias or row mask applies; otherwise it goes element by element
+// through a per-subgroup scratch that reuses the A stages. With PF2 as well
+// (linear_cm_f16p), the global loads run two slices ahead (two register sets).
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_NV_cooperative_matrix : require
@@ -63,7 +71,12 @@ layout(push_constant) uniform PC {
     int mask_adapter;
 } pc;
 
-#ifdef SHMEM_F16
+#if defined(DBUF)
+const uint EU = 1u;
+const uint STA = BM * SA, STB = BN * SB;     // one stage, in 16-byte units
+shared uvec4 As[2u * STA];
+shared uvec4 Bs[2u * STB];
+#elif defined(SHMEM_F16)
 // Variant: the staged slices as f16 scalars (fragment loads then address halves).
 const uint EU = 8u;  // elements per unit
 shared float16_t As[BM * SA * EU];
@@ -89,7 +102,9 @@ void put_unit(bool to_a, uint idx, uvec4 u) {
     else Bs[idx] = u;
 }
 #endif
+#ifndef DBUF
 shared float Cs[NSG * TM * TN];
+#endif
 
 // 8 consecutive x values of row gm from column gk, as f16 pairs (zero outside).
 uvec4 fetch_x(uint gm, uint gk) {
@@ -120,6 +135,7 @@ uvec4 fetch_w(uint gn, uint gk) {
                  packFloat2x16(f16vec2(h[4], h[5])), packFloat2x16(f16vec2(h[6], h[7])));
 }
 
+#ifndef DBUF
 void main() {
     uint tid = gl_LocalInvocationID.x;
     uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
@@ -199,3 +215,175 @@ void main() {
         }
     }
 }
+#endif
+
+#ifdef DBUF
+void main() {
+    uint tid = gl_LocalInvocationID.x;
+    uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+    uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
+    uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
+
+    // Fragments that lie inside y are stored whole at the end (direct) when no
+    // bias or row mask applies; when accumulating with alpha = 1 they start from
+    // the old y instead of zero (glslc 2023.2's optimizer crashes on the sum of two
+    // cooperative matrices, so the old y cannot be added at the end).
+    bool direct = (pc.flags & 5u) == 0u && pc.ldy % 4u == 0u && pc.y_off % 4u == 0u;
+    bool pre = direct && (pc.flags & 2u) != 0u && pc.alpha == 1.0;
+    fcoopmatNV<32, gl_ScopeSubgroup, TM, TN> acc[FM][FN];
+    [[unroll]] for (uint i = 0u; i < FM; i++)
+        [[unroll]] for (uint j = 0u; j < FN; j++) {
+            uint fm = m0 + wm0 + i * TM, fn = n0 + wn0 + j * TN;
+            if (pre && fm + TM <= pc.M && fn + TN <= pc.N)
+                coopMatLoadNV(acc[i][j], y, pc.y_off + fm * pc.ldy + fn, pc.ldy, false);
+            else
+                acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, TM, TN>(0.0);
+        }
+
+#ifndef PF2
+    // Slice 0 into stage 0.
+    uvec4 ra[UA], rb[UB];
+    [[unroll]] for (uint l = 0u; l < UA; l++) {
+        uint u = tid + l * WG;
+        ra[l] = fetch_x(m0 + u / UPR, (u % UPR) * 8u);
+    }
+    [[unroll]] for (uint l = 0u; l < UB; l++) {
+        uint u = tid + l * WG;
+        rb[l] = fetch_w(n0 + u / UPR, (u % UPR) * 8u);
+    }
+    [[unroll]] for (uint l = 0u; l < UA; l++) {
+        uint u = tid + l * WG;
+        As[(u / UPR) * SA + u % UPR] = ra[l];
+    }
+    [[unroll]] for (uint l = 0u; l < UB; l++) {
+        uint u = tid + l * WG;
+        Bs[(u / UPR) * SB + u % UPR] = rb[l];
+    }
+    barrier();
+
+    uint sa = 0u, sb = 0u;  // offsets of the stage being multiplied
+    for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
+        bool more = k0 + BK < pc.K;
+        if (more) {  // next slice in flight while this one is multiplied
+            [[unroll]] for (uint l = 0u; l < UA; l++) {
+                uint u = tid + l * WG;
+                ra[l] = fetch_x(m0 + u / UPR, k0 + BK + (u % UPR) * 8u);
+            }
+            [[unroll]] for (uint l = 0u; l < UB; l++) {
+                uint u = tid + l * WG;
+                rb[l] = fetch_w(n0 + u / UPR, k0 + BK + (u % UPR) * 8u);
+            }
+        }
+        [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++) {
+            uint kk = ks * TK;
+            fcoopmatNV<16, gl_ScopeSubgroup, TM, TK> a[FM];
+            [[unroll]] for (uint i = 0u; i < FM; i++)
+                coopMatLoadNV(a[i], As, sa + (wm0 + i * TM) * SA + kk / 8u, SA, false);
+            [[unroll]] for (uint j = 0u; j < FN; j++) {
+                fcoopmatNV<16, gl_ScopeSubgroup, TK, TN> b;
+                coopMatLoadNV(b, Bs, sb + (wn0 + j * TN) * SB + kk / 8u, SB, true);
+                [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = coopMatMulAddNV(a[i], b, acc[i][j]);
+            }
+        }
+        // The other stage was last read before the previous barrier: fill it now.
+        sa = STA - sa;
+        sb = STB - sb;
+        if (more) {
+            [[unroll]] for (uint l = 0u; l < UA; l++) {
+                uint u = tid + l * WG;
+                As[sa + (u / UPR) * SA + u % UPR] = ra[l];
+            }
+            [[unroll]] for (uint l = 0u; l < UB; l++) {
+                uint u = tid + l * WG;
+                Bs[sb + (u / UPR) * SB + u % UPR] = rb[l];
+            }
+        }
+        barrier();
+    }
+
+#else
+    // PF2: two register sets, so that the global loads of slice k+2 are issued
+    // while slice k is multiplied (slice k+1 waits in the other set). The loop is
+    // unrolled by two so that each set is named, never indexed.
+    uvec4 ra0[UA], rb0[UB], ra1[UA], rb1[UB];
+#define FETCH(RA, RB, KB)                                                   \
+    [[unroll]] for (uint l = 0u; l < UA; l++) {                             \
+        uint u = tid + l * WG;                                              \
+        RA[l] = fetch_x(m0 + u / UPR, (KB) + (u % UPR) * 8u);              \
+    }                                                                       \
+    [[unroll]] for (uint l = 0u; l < UB; l++) {                             \
+        uint u = tid + l * WG;                                              \
+        RB[l] = fetch_w(n0 + u / UPR, (KB) + (u % UPR) * 8u);              \
+    }
+#define STORE(RA, RB, SA0, SB0)                                             \
+    [[unroll]] for (uint l = 0u; l < UA; l++) {                             \
+        uint u = tid + l * WG;                                              \
+        As[(SA0) + (u / UPR) * SA + u % UPR] = RA[l];                       \
+    }                                                                       \
+    [[unroll]] for (uint l = 0u; l < UB; l++) {                             \
+        uint u = tid + l * WG;                                              \
+        Bs[(SB0) + (u / UPR) * SB + u % UPR] = RB[l];                       \
+    }
+#define MULTIPLY(SA0, SB0)                                                  \
+    [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++) {                     \
+        uint kk = ks * TK;                                                  \
+        fcoopmatNV<16, gl_ScopeSubgroup, TM, TK> a[FM];                     \
+        [[unroll]] for (uint i = 0u; i < FM; i++)                           \
+            coopMatLoadNV(a[i], As, (SA0) + (wm0 + i * TM) * SA + kk / 8u, SA, false); \
+        [[unroll]] for (uint j = 0u; j < FN; j++) {                         \
+            fcoopmatNV<16, gl_ScopeSubgroup, TK, TN> b;                     \
+            coopMatLoadNV(b, Bs, (SB0) + (wn0 + j * TN) * SB + kk / 8u, SB, true); \
+            [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = coopMatMulAddNV(a[i], b, acc[i][j]); \
+        }                                                                   \
+    }
+    FETCH(ra0, rb0, 0u)
+    if (BK < pc.K) { FETCH(ra1, rb1, BK) }
+    STORE(ra0, rb0, 0u, 0u)
+    barrier();
+    for (uint k0 = 0u; k0 < pc.K; k0 += 2u * BK) {
+        // slice k0 in stage 0, slice k0+BK in set 1; set 0 is free
+        if (k0 + 2u * BK < pc.K) { FETCH(ra0, rb0, k0 + 2u * BK) }
+        MULTIPLY(0u, 0u)
+        if (k0 + BK < pc.K) { STORE(ra1, rb1, STA, STB) }
+        barrier();
+        if (k0 + BK >= pc.K) break;
+        // slice k0+BK in stage 1, slice k0+2BK in set 0; set 1 is free
+        if (k0 + 3u * BK < pc.K) { FETCH(ra1, rb1, k0 + 3u * BK) }
+        MULTIPLY(STA, STB)
+        if (k0 + 2u * BK < pc.K) { STORE(ra0, rb0, 0u, 0u) }
+        barrier();
+    }
+#endif
+    // Epilogue. The scratch (TM·TN floats per subgroup, as 16-byte units) reuses
+    // As: the loop's last barrier ended every read of it.
+    uint cb = sg * (TM * TN / 4u);
+    [[unroll]] for (uint i = 0u; i < FM; i++) {
+        [[unroll]] for (uint j = 0u; j < FN; j++) {
+            uint fm = m0 + wm0 + i * TM, fn = n0 + wn0 + j * TN;
+            bool inside = fm + TM <= pc.M && fn + TN <= pc.N;
+            if (direct && inside && ((pc.flags & 2u) == 0u || pre)) {
+                // alpha = 1 when pre: the old y is already in acc.
+                coopMatStoreNV(acc[i][j] * pc.alpha, y, pc.y_off + fm * pc.ldy + fn, pc.ldy, false);
+            } else {
+                coopMatStoreNV(acc[i][j], As, cb, TN / 4u, false);
+                subgroupMemoryBarrierShared();
+                subgroupBarrier();
+                [[unroll]] for (uint r = 0u; r < EPL; r++) {
+                    uint e = lane + r * SG;
+                    uint gm = fm + e / TN, gn = fn + e % TN;
+                    bool ok = gm < pc.M && gn < pc.N;
+                    if (ok && (pc.flags & 4u) != 0u) ok = tok_adapter[gm] == pc.mask_adapter;
+                    if (ok) {
+                        float v = pc.alpha * uintBitsToFloat(As[cb + e / 4u][e % 4u]);
+                        if ((pc.flags & 1u) != 0u) v += bias[pc.b_off + gn];
+                        uint yi = pc.y_off + gm * pc.ldy + gn;
+                        if ((pc.flags & 2u) != 0u) v += y[yi];
+                        y[yi] = v;
+                    }
+                }
+                subgroupBarrier();
+            }
+        }
+    }
+}
+#endif
