@@ -68,13 +68,14 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
          * shared memory, one barrier per slice, and stores whole fragments; "pf2" is db
          * with the global loads two slices ahead; "old" is the single-buffered kernel
          * (two barriers per slice, element-wise epilogue). Tile 128×256, 8 subgroups of
-         * 64×64, K slices of 16 (db, pf2) or 32 (old). Tile: BM, BN, BK, WM, WN
-         * (XFWD_VK_CM_TILE); bench/vulkan-h100.md has the measurements (db with
-         * 128,128,16,64,32 measured faster still but has not run the golden tests). */
+         * 64×64, K slices of 32 (old); db and pf2 use the tile below. Tile: BM, BN, BK,
+         * WM, WN (XFWD_VK_CM_TILE); bench/vulkan-h100.md has the measurements. */
         const char *kn = getenv("XFWD_VK_CM_KERNEL");
         int db = !(kn && !strcmp(kn, "old")), pf2 = kn && !strcmp(kn, "pf2");
+        /* db/pf2: 128×128 tiles of 8 subgroups × 64×32, K slices of 16 — ~125 registers, so
+         * two workgroups per SM (measured fastest; passed the f16 gate on the H100) */
         uint32_t m[5] = {128, 256, 32, 64, 64};
-        if (db) m[2] = 16; /* two stages of 128+256 rows × 32 halves exceed 48 KiB */
+        if (db) m[1] = 128, m[2] = 16, m[4] = 32;
         env_tile("XFWD_VK_CM_TILE", m);
         uint32_t sg = c->subgroup_size, nsg = (m[1] && m[3] && m[4]) ? (m[0] / m[3]) * (m[1] / m[4]) : 0;
         uint32_t cwg = sg * nsg, units = m[2] / 8;
