@@ -13,18 +13,7 @@
 #include "adapter_writer.h"
 #include "testutil.h"
 
-static int failures, checks;
-
-#define EXPECT(cond, ...)                                                                                  \
-    do {                                                                                                   \
-        checks++;                                                                                          \
-        if (!(cond)) {                                                                                     \
-            failures++;                                                                                    \
-            printf("  FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-            printf(__VA_ARGS__);                                                                           \
-            printf("\n");                                                                                  \
-        }                                                                                                  \
-    } while (0)
+static int failures, checks; /* counted by XT_EXPECT */
 
 static xf_engine *engine(const xf_model *m, xf_backend be, int max_tokens, const xf_adapter *const *ads, int n) {
     xf_engine_options o;
@@ -53,39 +42,39 @@ static void test_bad_calls(const xf_model *m, xf_engine *e, int H, int V) {
     int32_t toks[4] = {1, 2, 3, 4}, lens[2] = {2, 2}, zero[1] = {0}, ids[2] = {0, 5};
     xf_batch b = {.tokens = toks, .seq_lens = lens, .n_seqs = 2};
     xf_model *mm = (xf_model *)1;
-    EXPECT(xf_model_open("/nonexistent/model", &mm) == XF_ERR_IO && mm == NULL, "missing folder: %s", xf_last_error());
-    EXPECT(strstr(xf_last_error(), "/nonexistent/model") != NULL, "message names the folder: %s", xf_last_error());
-    EXPECT(xf_model_open(NULL, &mm) == XF_ERR_INVALID_ARG, "NULL dir");
-    EXPECT(xf_engine_hidden(e, NULL, out) == XF_ERR_INVALID_ARG, "NULL batch");
-    EXPECT(xf_engine_hidden(e, &b, NULL) == XF_ERR_INVALID_ARG, "NULL out");
+    XT_EXPECT(xf_model_open("/nonexistent/model", &mm) == XF_ERR_IO && mm == NULL, "missing folder: %s", xf_last_error());
+    XT_EXPECT(strstr(xf_last_error(), "/nonexistent/model") != NULL, "message names the folder: %s", xf_last_error());
+    XT_EXPECT(xf_model_open(NULL, &mm) == XF_ERR_INVALID_ARG, "NULL dir");
+    XT_EXPECT(xf_engine_hidden(e, NULL, out) == XF_ERR_INVALID_ARG, "NULL batch");
+    XT_EXPECT(xf_engine_hidden(e, &b, NULL) == XF_ERR_INVALID_ARG, "NULL out");
     xf_batch empty = {.tokens = toks, .seq_lens = zero, .n_seqs = 1};
-    EXPECT(xf_engine_hidden(e, &empty, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "empty"),
+    XT_EXPECT(xf_engine_hidden(e, &empty, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "empty"),
            "empty sequence: %s", xf_last_error());
     xf_batch none = {.tokens = toks, .seq_lens = lens, .n_seqs = 0};
-    EXPECT(xf_engine_hidden(e, &none, out) == XF_ERR_INVALID_ARG, "no sequences");
+    XT_EXPECT(xf_engine_hidden(e, &none, out) == XF_ERR_INVALID_ARG, "no sequences");
     toks[3] = V;
-    EXPECT(xf_engine_hidden(e, &b, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "vocabulary"),
+    XT_EXPECT(xf_engine_hidden(e, &b, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "vocabulary"),
            "token id = vocab: %s", xf_last_error());
     toks[3] = -1;
-    EXPECT(xf_engine_hidden(e, &b, out) == XF_ERR_INVALID_ARG, "negative token id");
+    XT_EXPECT(xf_engine_hidden(e, &b, out) == XF_ERR_INVALID_ARG, "negative token id");
     toks[3] = 4;
     b.adapter_ids = ids;
-    EXPECT(xf_engine_hidden(e, &b, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "adapter"),
+    XT_EXPECT(xf_engine_hidden(e, &b, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "adapter"),
            "adapter id out of range: %s", xf_last_error());
     b.adapter_ids = NULL;
-    EXPECT(xf_engine_classify(e, &b, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "score"),
+    XT_EXPECT(xf_engine_classify(e, &b, out) == XF_ERR_INVALID_ARG && strstr(xf_last_error(), "score"),
            "classify without a score head: %s", xf_last_error());
-    EXPECT(xf_engine_embed(e, &b, (xf_pooling)7, 0, out) == XF_ERR_INVALID_ARG, "bad pooling");
+    XT_EXPECT(xf_engine_embed(e, &b, (xf_pooling)7, 0, out) == XF_ERR_INVALID_ARG, "bad pooling");
     xf_engine_options o;
     xf_engine_options_init(&o);
     o.dtype = (xf_dtype)9;
     xf_engine *bad = (xf_engine *)1;
-    EXPECT(xf_engine_create(m, &o, &bad) == XF_ERR_INVALID_ARG && bad == NULL, "bad dtype");
+    XT_EXPECT(xf_engine_create(m, &o, &bad) == XF_ERR_INVALID_ARG && bad == NULL, "bad dtype");
     xf_engine_options_init(&o);
     o.backend = XF_BACKEND_CPU;
     o.dtype = XF_DTYPE_BF16;
-    EXPECT(xf_engine_create(m, &o, &bad) == XF_ERR_UNSUPPORTED, "cpu bf16 is refused: %s", xf_last_error());
-    EXPECT(xf_model_random("qwen3-99b", XF_DTYPE_F32, 1, &mm) == XF_ERR_INVALID_ARG, "unknown shape");
+    XT_EXPECT(xf_engine_create(m, &o, &bad) == XF_ERR_UNSUPPORTED, "cpu bf16 is refused: %s", xf_last_error());
+    XT_EXPECT(xf_model_random("qwen3-99b", XF_DTYPE_F32, 1, &mm) == XF_ERR_INVALID_ARG, "unknown shape");
     (void)H;
 }
 
@@ -98,16 +87,16 @@ static void test_independence(const xf_model *m, xf_backend be, int H) {
     float *chunked = malloc(sizeof(float) * 61 * (size_t)H);
     xf_engine *e = engine(m, be, 0, NULL, 0), *small = engine(m, be, 20, NULL, 0);
     xf_batch b = {.tokens = toks, .seq_lens = lens, .n_seqs = B};
-    EXPECT(e && small && xf_engine_hidden(e, &b, all) == XF_OK, "batch forward: %s", xf_last_error());
-    EXPECT(small && xf_engine_hidden(small, &b, chunked) == XF_OK, "chunked forward: %s", xf_last_error());
+    XT_EXPECT(e && small && xf_engine_hidden(e, &b, all) == XF_OK, "batch forward: %s", xf_last_error());
+    XT_EXPECT(small && xf_engine_hidden(small, &b, chunked) == XF_OK, "chunked forward: %s", xf_last_error());
     double d = max_abs_diff(all, chunked, 61 * (int64_t)H);
-    EXPECT(d < 1e-5, "chunked (max_tokens 20) vs one chunk: max diff %.3e", d);
+    XT_EXPECT(d < 1e-5, "chunked (max_tokens 20) vs one chunk: max diff %.3e", d);
     int off = 0;
     for (int s = 0; s < B; s++) {
         xf_batch single = {.tokens = toks + off, .seq_lens = &lens[s], .n_seqs = 1};
-        EXPECT(xf_engine_hidden(e, &single, one) == XF_OK, "single forward");
+        XT_EXPECT(xf_engine_hidden(e, &single, one) == XF_OK, "single forward");
         d = max_abs_diff(one, all + (int64_t)off * H, (int64_t)lens[s] * H);
-        EXPECT(d < 1e-5, "sequence %d alone vs in the batch: max diff %.3e", s, d);
+        XT_EXPECT(d < 1e-5, "sequence %d alone vs in the batch: max diff %.3e", s, d);
         off += lens[s];
     }
     printf("  %s: sequence independence and chunking checked\n", xt_backend_name(be));
@@ -120,15 +109,15 @@ static void test_independence(const xf_model *m, xf_backend be, int H) {
 static void test_adapters(const xf_model *m, xf_backend be, int H) {
     char zdir[] = "/tmp/xfwd-zeroB-XXXXXX", rdir[] = "/tmp/xfwd-lora-XXXXXX";
     if (!mkdtemp(zdir) || !mkdtemp(rdir)) {
-        EXPECT(0, "mkdtemp");
+        XT_EXPECT(0, "mkdtemp");
         return;
     }
     const unsigned all_mods = (1u << XF_MOD_COUNT) - 1;
-    EXPECT(xt_write_lora_adapter(zdir, m, all_mods, 4, 8.0, 0.5f, 0.0f, 7) == 0, "write zero-B adapter");
-    EXPECT(xt_write_lora_adapter(rdir, m, all_mods, 3, 6.0, 0.3f, 0.3f, 8) == 0, "write adapter");
+    XT_EXPECT(xt_write_lora_adapter(zdir, m, all_mods, 4, 8.0, 0.5f, 0.0f, 7) == 0, "write zero-B adapter");
+    XT_EXPECT(xt_write_lora_adapter(rdir, m, all_mods, 3, 6.0, 0.3f, 0.3f, 8) == 0, "write adapter");
     xf_adapter *zero = NULL, *real = NULL;
-    EXPECT(xf_adapter_open(m, zdir, &zero) == XF_OK, "open zero-B adapter: %s", xf_last_error());
-    EXPECT(xf_adapter_open(m, rdir, &real) == XF_OK, "open adapter: %s", xf_last_error());
+    XT_EXPECT(xf_adapter_open(m, zdir, &zero) == XF_OK, "open zero-B adapter: %s", xf_last_error());
+    XT_EXPECT(xf_adapter_open(m, rdir, &real) == XF_OK, "open adapter: %s", xf_last_error());
     int32_t lens[3] = {5, 9, 2}, toks[16];
     for (int i = 0; i < 16; i++) toks[i] = (i * 13 + 3) % 200;
     const int64_t n = 16 * (int64_t)H;
@@ -140,8 +129,8 @@ static void test_adapters(const xf_model *m, xf_backend be, int H) {
     xf_engine *ez = zero ? engine(m, be, 0, zs, 1) : NULL;
     if (e0 && ez) {
         xf_engine_hidden(e0, &b, base);
-        EXPECT(xf_engine_hidden(ez, &b, out) == XF_OK, "zero-B forward");
-        EXPECT(memcmp(base, out, sizeof(float) * (size_t)n) == 0, "zero-B adapter changes the output (max diff %.3e)",
+        XT_EXPECT(xf_engine_hidden(ez, &b, out) == XF_OK, "zero-B forward");
+        XT_EXPECT(memcmp(base, out, sizeof(float) * (size_t)n) == 0, "zero-B adapter changes the output (max diff %.3e)",
                max_abs_diff(base, out, n));
     }
     const xf_adapter *two[2] = {real, zero};
@@ -151,15 +140,15 @@ static void test_adapters(const xf_model *m, xf_backend be, int H) {
     if (em && er && e0) {
         int32_t ids[3] = {0, -1, 1};
         b.adapter_ids = ids;
-        EXPECT(xf_engine_hidden(em, &b, out) == XF_OK, "mixed-adapter forward: %s", xf_last_error());
+        XT_EXPECT(xf_engine_hidden(em, &b, out) == XF_OK, "mixed-adapter forward: %s", xf_last_error());
         xf_batch plain = {.tokens = toks, .seq_lens = lens, .n_seqs = 3};
         xf_engine_hidden(er, &plain, ref); /* every sequence with `real` */
         double d0 = max_abs_diff(out, ref, 5 * (int64_t)H);
         double d1 = max_abs_diff(out + 5 * H, base + 5 * H, 9 * (int64_t)H);
         double d2 = max_abs_diff(out + 14 * H, base + 14 * H, 2 * (int64_t)H);
         double moved = max_abs_diff(ref, base, 5 * (int64_t)H);
-        EXPECT(d0 < 1e-5 && d1 < 1e-5 && d2 < 1e-5, "mixed adapters: diffs %.3e %.3e %.3e", d0, d1, d2);
-        EXPECT(moved > 1e-3, "the adapter changes the output (diff %.3e)", moved);
+        XT_EXPECT(d0 < 1e-5 && d1 < 1e-5 && d2 < 1e-5, "mixed adapters: diffs %.3e %.3e %.3e", d0, d1, d2);
+        XT_EXPECT(moved > 1e-3, "the adapter changes the output (diff %.3e)", moved);
     }
     printf("  %s: zero-B adapter and per-sequence adapters checked\n", xt_backend_name(be));
     xf_engine_free(e0), xf_engine_free(ez), xf_engine_free(em), xf_engine_free(er);

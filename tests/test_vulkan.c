@@ -17,18 +17,7 @@
 
 #include "testutil.h"
 
-static int failures, checks;
-
-#define EXPECT(cond, ...)                                                                                  \
-    do {                                                                                                   \
-        checks++;                                                                                          \
-        if (!(cond)) {                                                                                     \
-            failures++;                                                                                    \
-            printf("  FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-            printf(__VA_ARGS__);                                                                           \
-            printf("\n");                                                                                  \
-        }                                                                                                  \
-    } while (0)
+static int failures, checks; /* counted by XT_EXPECT */
 
 static xf_status make_engine(const xf_model *m, int max_tokens, const xf_adapter *const *ads, int n,
                              const char *cache_dir, xf_engine **e) {
@@ -82,9 +71,9 @@ int main(int argc, char **argv) {
 
     if (argc > 2 && !strcmp(argv[2], "--expect-no-device")) {
         xf_status st = make_engine(m, 0, NULL, 0, have_cache ? cache : NULL, &e);
-        EXPECT(st == XF_ERR_NO_DEVICE, "no driver: status %s, want XF_ERR_NO_DEVICE", xf_status_name(st));
-        EXPECT(strstr(xf_last_error(), "vulkan") != NULL, "no driver: message '%s'", xf_last_error());
-        EXPECT(e == NULL, "no driver: an engine was returned");
+        XT_EXPECT(st == XF_ERR_NO_DEVICE, "no driver: status %s, want XF_ERR_NO_DEVICE", xf_status_name(st));
+        XT_EXPECT(strstr(xf_last_error(), "vulkan") != NULL, "no driver: message '%s'", xf_last_error());
+        XT_EXPECT(e == NULL, "no driver: an engine was returned");
         printf("no device: %s\n", xf_last_error());
         goto done;
     }
@@ -116,38 +105,38 @@ int main(int argc, char **argv) {
         if (have_cache) remove_dir(cache);
         return XT_SKIP;
     }
-    EXPECT(st == XF_OK, "engine: %s", xf_last_error());
+    XT_EXPECT(st == XF_OK, "engine: %s", xf_last_error());
     if (st != XF_OK) goto done;
-    EXPECT(!have_cache || cache_files(cache) == 1, "pipeline cache: %d files in %s", cache_files(cache), cache);
+    XT_EXPECT(!have_cache || cache_files(cache) == 1, "pipeline cache: %d files in %s", cache_files(cache), cache);
 
     /* mixed batch vs each sequence alone */
     xf_batch b = {.tokens = tokens, .seq_lens = lens, .n_seqs = 4, .adapter_ids = ids};
-    EXPECT(xf_engine_hidden(e, &b, all) == XF_OK, "mixed batch: %s", xf_last_error());
+    XT_EXPECT(xf_engine_hidden(e, &b, all) == XF_OK, "mixed batch: %s", xf_last_error());
     for (int s = 0, t0 = 0; s < 4; t0 += lens[s], s++) {
         xf_batch bs = {.tokens = tokens + t0, .seq_lens = &lens[s], .n_seqs = 1, .adapter_ids = &ids[s]};
-        EXPECT(xf_engine_hidden(e, &bs, one + (size_t)t0 * H) == XF_OK, "sequence %d: %s", s, xf_last_error());
+        XT_EXPECT(xf_engine_hidden(e, &bs, one + (size_t)t0 * H) == XF_OK, "sequence %d: %s", s, xf_last_error());
     }
     double err = xt_rel_err(all, one, (int64_t)87 * H);
     printf("  mixed adapters vs one by one: rel err %.3e\n", err);
-    EXPECT(err <= 1e-6, "mixed adapters differ from one-by-one runs: %.3e", err);
+    XT_EXPECT(err <= 1e-6, "mixed adapters differ from one-by-one runs: %.3e", err);
     /* the adapter changes what it is applied to */
     int32_t none[4] = {-1, -1, -1, -1};
     xf_batch bn = {.tokens = tokens, .seq_lens = lens, .n_seqs = 4, .adapter_ids = none};
-    EXPECT(xf_engine_hidden(e, &bn, one) == XF_OK, "no adapters: %s", xf_last_error());
+    XT_EXPECT(xf_engine_hidden(e, &bn, one) == XF_OK, "no adapters: %s", xf_last_error());
     double d0 = xt_rel_err(one, all, 7 * H), d1 = xt_rel_err(one + 7 * H, all + 7 * H, 20 * H);
-    EXPECT(d0 > 1e-3 && d1 <= 1e-6, "adapter 0 on sequence 0 only: diffs %.3e, %.3e", d0, d1);
+    XT_EXPECT(d0 > 1e-3 && d1 <= 1e-6, "adapter 0 on sequence 0 only: diffs %.3e, %.3e", d0, d1);
 
     /* chunking: 16 tokens per submission (the 40-token sequence needs bigger buffers) */
-    EXPECT(make_engine(m, 16, ads, 1, have_cache ? cache : NULL, &e2) == XF_OK, "small engine: %s",
+    XT_EXPECT(make_engine(m, 16, ads, 1, have_cache ? cache : NULL, &e2) == XF_OK, "small engine: %s",
            xf_last_error());
     if (e2) {
         memset(one, 0, (size_t)87 * H * sizeof(float));
-        EXPECT(xf_engine_hidden(e2, &b, one) == XF_OK, "chunked: %s", xf_last_error());
+        XT_EXPECT(xf_engine_hidden(e2, &b, one) == XF_OK, "chunked: %s", xf_last_error());
         err = xt_rel_err(one, all, (int64_t)87 * H);
         printf("  max_tokens 16 vs one submission: rel err %.3e\n", err);
-        EXPECT(err <= 1e-6, "chunked forward differs: %.3e", err);
+        XT_EXPECT(err <= 1e-6, "chunked forward differs: %.3e", err);
     }
-    EXPECT(!have_cache || cache_files(cache) == 1, "pipeline cache: %d files after a second engine",
+    XT_EXPECT(!have_cache || cache_files(cache) == 1, "pipeline cache: %d files after a second engine",
            cache_files(cache));
 
 done:

@@ -41,4 +41,17 @@ const char *xt_backend_name(xf_backend b);
 /* Prints "name: worst error E (tolerance T) ok|FAIL" and returns 1 if it failed. */
 int xt_report(const char *name, double err, double tol);
 
+/* One check of a test that keeps `static int failures, checks;`: counts it, and on
+ * failure prints file:line and the formatted message. */
+#define XT_EXPECT(cond, ...)                                                                               \
+    do {                                                                                                   \
+        checks++;                                                                                          \
+        if (!(cond)) {                                                                                     \
+            failures++;                                                                                    \
+            printf("  FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
+            printf(__VA_ARGS__);                                                                           \
+            printf("\n");                                                                                  \
+        }                                                                                                  \
+    } while (0)
+
 #endif /* XF_TESTUTIL_H */
