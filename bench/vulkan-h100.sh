@@ -28,13 +28,14 @@ done
 echo "vulkan loader: $(ldconfig -p | grep -c 'libvulkan.so') entries; ICD manifest: ${icd:-none found}"
 [ -n "$icd" ] && export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd
 [ -n "$icd" ] && sed 's/^/  /' "$icd" | head -n 8
-if ! VK_LOADER_DEBUG=error,warn "$build/xfwd_vulkan_bench" --shape qwen3-tiny --dtype f32 --batch 1 --seq 8 \
+if ! VK_LOADER_DEBUG=error,warn XFWD_VK_PROBE=1 "$build/xfwd_vulkan_bench" --shape qwen3-tiny --dtype f32 --batch 1 --seq 8 \
   --iters 1 >"$out/probe.log" 2>&1; then
   head -n 20 "$out/probe.log"
   echo "no working Vulkan device: stopping"
   exit 1
 fi
 grep '^device ' "$out/probe.log" | head -n 1
+grep '^vulkan probe' "$out/probe.log" | head -n 1 | fold -w 200
 export XDG_CACHE_HOME=$out/cache
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
 echo "cpu: $(nproc) cores"
@@ -49,13 +50,17 @@ run_test() {  # name, command...
   else fail=$((fail + 1)); echo "FAIL $name (rc $rc)"; grep -v " ok$" "$out/t_$name.log" | tail -n 8; fi
 }
 if [ "${VK_TESTS:-1}" = quick ]; then
-  run_test ops_f16 "$build/tests/test_ops" --backend vulkan --dtype f16
-  run_test ops_f16_shmem env XFWD_VK_CM_SHMEM=f16 "$build/tests/test_ops" --backend vulkan --dtype f16
-  for mode in f32 f16; do
-    for c in qwen3-hd128-bf16 qwen3-tiny-lora-qv; do
+  for mode in f16 bf16; do
+    run_test "ops_$mode" "$build/tests/test_ops" --backend vulkan --dtype "$mode"
+    run_test "ops_${mode}_khr" env XFWD_VK_COOPMAT=khr "$build/tests/test_ops" --backend vulkan --dtype "$mode"
+    for c in qwen3-hd128-bf16 qwen3-tiny-lora-qv qwen3-tiny llama-tiny; do
       run_test "golden_${mode}_$c" "$build/tests/test_golden" --backend vulkan --dtype "$mode" --case "$golden/$c"
     done
+    run_test "golden_${mode}_khr" env XFWD_VK_COOPMAT=khr "$build/tests/test_golden" --backend vulkan \
+      --dtype "$mode" --case "$golden/qwen3-hd128-bf16"
   done
+  run_test golden_f16_att_smem env XFWD_VK_ATT_CM2=smem "$build/tests/test_golden" --backend vulkan \
+    --dtype f16 --case "$golden/qwen3-hd128-bf16"
   echo "tests (quick): $pass passed, $fail failed, $skip skipped" | tee -a "$table"
 fi
 if [ "${VK_TESTS:-1}" = 1 ]; then
@@ -82,24 +87,28 @@ bench() {  # label, env..., -- args...
   shift
   env "${envs[@]}" "$build/xfwd_vulkan_bench" "$@" >"$out/b_$label.log" 2>&1
   local rc=$?
-  cat "$out/b_$label.log"
+  if [ "${VK_QUIET:-0}" = 1 ]; then grep -E '^  [a-z_0-9]+ +[0-9]+ calls' "$out/b_$label.log"  # profile lines only
+  else cat "$out/b_$label.log"; fi
   if grep -q '^RESULT' "$out/b_$label.log"; then grep '^RESULT' "$out/b_$label.log" | sed "s/^/$label /" >>"$table"
   else echo "$label FAILED (rc $rc): $(tail -n 1 "$out/b_$label.log")" >>"$table"; fi
 }
 if [ "${VK_PROFILE:-0}" = 1 ]; then  # per-shader device time and compiler statistics
   p="XFWD_VK_PROFILE=1 XFWD_VK_PIPE_STATS=1"
   bench prof_f16 $p -- --shape qwen3-4b --dtype f16 --batch 16 --seq 512 --iters 3 --warmup 1
-  bench prof_f16_shmem $p XFWD_VK_CM_SHMEM=f16 -- --shape qwen3-4b --dtype f16 --batch 16 --seq 512 --iters 3 --warmup 1
-  bench prof_f32 $p -- --shape qwen3-4b --dtype f32 --batch 4 --seq 512 --iters 3 --warmup 1
+  bench prof_bf16 XFWD_VK_PROFILE=1 -- --shape qwen3-4b --dtype bf16 --batch 16 --seq 512 --iters 3 --warmup 1
 fi
 if [ "${VK_BENCH:-1}" = 1 ]; then
-  bench f16 -- --shape qwen3-4b --dtype f16 --batch 16 --seq 512 \
-    --cm-tiles "${VK_CM_TILES:-128,128,32,64,64 256,128,32,64,64 64,256,32,64,64}"
-  bench bf16 -- --shape qwen3-4b --dtype bf16 --batch 16 --seq 512 --iters 3 --warmup 1
-  bench f32_4x512 -- --shape qwen3-4b --dtype f32 --batch 4 --seq 512 --iters 5 --warmup 1
-  bench f32_16x512 -- --shape qwen3-4b --dtype f32 --batch 16 --seq 512 --iters 3 --warmup 1
+  # VK_VARIANTS: "NAME=VALUE ..." environment settings each timed on the same model
+  bench f16 -- --shape qwen3-4b --dtype f16 --batch 16 --seq 512 --iters 5 --warmup 1 \
+    --variants "${VK_VARIANTS:-}"
+  bench bf16 -- --shape qwen3-4b --dtype bf16 --batch 16 --seq 512 --iters 5 --warmup 1 \
+    --variants "${VK_VARIANTS_BF16:-}"
+  if [ "${VK_F32:-1}" = 1 ]; then  # VK_F32=0: the 16-bit modes only
+    bench f32_4x512 -- --shape qwen3-4b --dtype f32 --batch 4 --seq 512 --iters 5 --warmup 1
+    bench f32_16x512 -- --shape qwen3-4b --dtype f32 --batch 16 --seq 512 --iters 3 --warmup 1
+  fi
   # start-up: driver shader caches off, so only the VkPipelineCache file differs
-  for d in f16 f32; do
+  for d in ${VK_STARTUP-f16 f32}; do
     bench "startup_$d" __GL_SHADER_DISK_CACHE=0 -- --shape qwen3-0.6b --dtype "$d" --startup "$out/startup-cache-$d"
   done
 fi
@@ -110,7 +119,7 @@ if [ "${VK_CUDA:-1}" = 1 ] && [ -x "$cuda_build/xfwd_cuda_bench" ]; then
     lt=$(find / -name 'libcublasLt.so.13*' -not -path '/proc/*' 2>/dev/null | head -n 1)
     [ -n "$lt" ] && export LD_LIBRARY_PATH=$(dirname "$lt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   fi
-  for spec in f16:16:512 bf16:16:512 f32:4:512; do
+  for spec in ${VK_CUDA_SPECS:-f16:16:512 bf16:16:512 f32:4:512}; do
     IFS=: read -r d b s <<<"$spec"
     "$cuda_build/xfwd_cuda_bench" --shape qwen3-4b --dtype "$d" --batch "$b" --seq "$s" >"$out/c_$d.log" 2>&1
     r=$(grep '^RESULT' "$out/c_$d.log" | tail -n 1)

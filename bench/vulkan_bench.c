@@ -138,7 +138,7 @@ static int bench_engine(const bench_args *a) {
     double peak = (double)xf_engine_peak_memory(e) / 1048576.0;
     printf("shape %s, dtype %s, %d x %d = %lld tokens; model %.1f s, create %.2f s, warm-up %.2f s%s%s\n", a->shape,
            a->dtype_name, a->batch, a->seq, (long long)T, a->t_model, t_create, t_warm,
-           a->variant ? "; cm tile " : "", a->variant ? a->variant : "");
+           a->variant ? "; variant " : "", a->variant ? a->variant : "");
     printf("device          %s\n", xf_vk_device_summary());
     printf("device          median %8.3f ms  %9.0f tok/s  %6.1f TFLOP/s\n", td * 1e3, T / td, flops / td / 1e12);
     printf("host wall       median %8.3f ms  %9.0f tok/s  %6.1f TFLOP/s\n", tw * 1e3, T / tw, flops / tw / 1e12);
@@ -146,7 +146,7 @@ static int bench_engine(const bench_args *a) {
     printf("RESULT backend=vulkan shape=%s dtype=%s batch=%d seq=%d tok_s=%.0f tflops=%.1f e2e_tok_s=%.0f "
            "peak_mib=%.0f create_s=%.2f nonfinite=%lld%s%s\n",
            a->shape, a->dtype_name, a->batch, a->seq, T / td, flops / td / 1e12, T / tw, peak, t_create, bad,
-           a->variant ? " cm_tile=" : "", a->variant ? a->variant : "");
+           a->variant ? " variant=" : "", a->variant ? a->variant : "");
     if (getenv("XFWD_VK_PROFILE")) { /* per-shader device time of one more forward */
         xf_vk_profile_report();
         if (xf_engine_hidden(e, &bt, out) != XF_OK) {
@@ -166,7 +166,7 @@ done:
 int main(int argc, char **argv) {
     bench_args a = {.shape = "qwen3-4b", .dtype_name = "f16", .dtype = XF_DTYPE_F16, .batch = 16, .seq = 512,
                     .iters = 10, .warmup = 2};
-    const char *startup_dir = NULL, *tiles = NULL;
+    const char *startup_dir = NULL, *tiles = NULL, *variants = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc) a.shape = argv[++i];
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !xb_parse_dtype(argv[i + 1], &a.dtype))
@@ -177,9 +177,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) a.warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--startup") && i + 1 < argc) startup_dir = argv[++i];
         else if (!strcmp(argv[i], "--cm-tiles") && i + 1 < argc) tiles = argv[++i];
+        else if (!strcmp(argv[i], "--variants") && i + 1 < argc) variants = argv[++i];
         else {
             fprintf(stderr, "usage: xfwd_vulkan_bench [--shape S] [--dtype f32|tf32|bf16|f16] [--batch B] [--seq S] "
-                            "[--iters N] [--warmup N] [--startup CACHE_DIR] [--cm-tiles \"BM,BN,BK,WM,WN ...\"]\n");
+                            "[--iters N] [--warmup N] [--startup CACHE_DIR] [--cm-tiles \"BM,BN,BK,WM,WN ...\"] "
+                            "[--variants \"NAME=VALUE ...\"]\n");
             return 2;
         }
     }
@@ -204,6 +206,24 @@ int main(int argc, char **argv) {
             setenv("XFWD_VK_CM_TILE", v, 1);
             a.variant = v;
             rc = bench_engine(&a);
+        }
+        /* then once per NAME=VALUE environment setting (each alone) */
+        snprintf(buf, sizeof buf, "%s", variants ? variants : "");
+        for (char *v = strtok_r(buf, " ", &save); v && rc == 0; v = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(v, '=');
+            if (!eq) continue;
+            *eq = 0;
+            const char *old = getenv(v);
+            char keep[256];
+            snprintf(keep, sizeof keep, "%s", old ? old : "");
+            setenv(v, eq + 1, 1);
+            *eq = '=';
+            a.variant = v;
+            rc = bench_engine(&a);
+            *eq = 0;
+            if (old) setenv(v, keep, 1);
+            else unsetenv(v);
+            *eq = '=';
         }
     }
     xf_model_free(m);

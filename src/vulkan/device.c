@@ -2,6 +2,7 @@
  * limits and features (16-bit storage, fp16 arithmetic, subgroup shuffles,
  * NV cooperative matrices), one compute queue, one command buffer and fence,
  * the shared descriptor-set and pipeline layouts, and the pipeline cache. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include "vk_internal.h"
 #include "vk_timing.h"
 
-static char g_summary[512];
+static char g_summary[1024];
 
 const char *xf_vk_device_summary(void) {
     return g_summary;
@@ -148,12 +149,123 @@ static void query_coopmat(vkx_ctx *c) {
     free(p);
 }
 
+/* Appends printf-style text to the context's capability report. */
+static void report(vkx_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(vkx_ctx *c, const char *fmt, ...) {
+    size_t n = strlen(c->cm_report);
+    if (n + 1 >= sizeof(c->cm_report)) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->cm_report + n, sizeof(c->cm_report) - n, fmt, ap);
+    va_end(ap);
+}
+
+static const char *ctype_name(VkComponentTypeKHR t) {
+    switch (t) {
+    case VK_COMPONENT_TYPE_FLOAT16_KHR: return "f16";
+    case VK_COMPONENT_TYPE_FLOAT32_KHR: return "f32";
+    case VK_COMPONENT_TYPE_BFLOAT16_KHR: return "bf16";
+    case VK_COMPONENT_TYPE_SINT8_KHR: return "s8";
+    case VK_COMPONENT_TYPE_UINT8_KHR: return "u8";
+    case VK_COMPONENT_TYPE_SINT32_KHR: return "s32";
+    case VK_COMPONENT_TYPE_UINT32_KHR: return "u32";
+    default: return "other";
+    }
+}
+
+/* VK_KHR_cooperative_matrix: the subgroup fragment for a×a→f32 (a = f16 or bf16)
+ * with the largest M·N·K that the KHR kernel's tiles can use. */
+static void query_khr(vkx_ctx *c, int bf16_ok) {
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR get =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)vkGetInstanceProcAddr(
+            c->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+    uint32_t n = 0;
+    if (!get || get(c->phys, &n, NULL) != VK_SUCCESS || n == 0) return;
+    VkCooperativeMatrixPropertiesKHR *p = calloc(n, sizeof(*p));
+    if (!p) return;
+    for (uint32_t i = 0; i < n; i++) p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+    if (get(c->phys, &n, p) == VK_SUCCESS) {
+        uint32_t best[2] = {0, 0};
+        report(c, "; KHR fragments:");
+        for (uint32_t i = 0; i < n; i++) {
+            const VkCooperativeMatrixPropertiesKHR *q = &p[i];
+            report(c, " %ux%ux%u %s,%s->%s%s", q->MSize, q->NSize, q->KSize, ctype_name(q->AType),
+                   ctype_name(q->BType), ctype_name(q->ResultType), q->scope == VK_SCOPE_SUBGROUP_KHR ? "" : "(non-subgroup)");
+            int t = q->AType == VK_COMPONENT_TYPE_FLOAT16_KHR ? 0 : q->AType == VK_COMPONENT_TYPE_BFLOAT16_KHR ? 1 : -1;
+            if (t < 0 || (t == 1 && !bf16_ok) || q->BType != q->AType || q->CType != VK_COMPONENT_TYPE_FLOAT32_KHR ||
+                q->ResultType != VK_COMPONENT_TYPE_FLOAT32_KHR || q->scope != VK_SCOPE_SUBGROUP_KHR)
+                continue;
+            /* The kernel's tiles need fragments dividing 64 (M, N) and 32 (K), K ≥ 8. */
+            if (q->MSize == 0 || 64 % q->MSize || q->NSize == 0 || 64 % q->NSize || q->KSize < 8 || 32 % q->KSize)
+                continue;
+            uint32_t v = q->MSize * q->NSize * q->KSize;
+            if (v > best[t]) {
+                best[t] = v;
+                c->khr_m[t] = q->MSize, c->khr_n[t] = q->NSize, c->khr_k[t] = q->KSize;
+            }
+        }
+        c->khr[0] = best[0] > 0;
+        c->khr[1] = best[1] > 0;
+    }
+    free(p);
+}
+
+uint32_t vkx_cm2_wg(const vkx_ctx *c, int t, uint32_t M, uint32_t N, uint32_t K, uint32_t max_wg) {
+    uint32_t best = 0;
+    for (int i = 0; i < c->cm2_nshape[t]; i++) {
+        const uint32_t *e = c->cm2_shape[t][i];
+        if (e[0] <= max_wg && e[0] > best && M % e[1] == 0 && N % e[2] == 0 && K % e[3] == 0) best = e[0];
+    }
+    return best;
+}
+
+/* VK_NV_cooperative_matrix2: workgroup-scope a×a→f32 with flexible dimensions
+ * (a = f16 or bf16), and the workgroup sizes the driver accepts for it. */
+static void query_cm2(vkx_ctx *c, int bf16_ok) {
+    PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV get =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV)vkGetInstanceProcAddr(
+            c->instance, "vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV");
+    uint32_t n = 0;
+    if (!get || get(c->phys, &n, NULL) != VK_SUCCESS || n == 0) return;
+    VkCooperativeMatrixFlexibleDimensionsPropertiesNV *p = calloc(n, sizeof(*p));
+    if (!p) return;
+    for (uint32_t i = 0; i < n; i++) p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_FLEXIBLE_DIMENSIONS_PROPERTIES_NV;
+    VkPhysicalDeviceCooperativeMatrix2PropertiesNV cp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_PROPERTIES_NV};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &cp};
+    vkGetPhysicalDeviceProperties2(c->phys, &p2);
+    report(c, "; NV2 max workgroup %u, max dimension %u, reserved shared %u of %u bytes",
+           cp.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize, cp.cooperativeMatrixFlexibleDimensionsMaxDimension,
+           cp.cooperativeMatrixWorkgroupScopeReservedSharedMemory, p2.properties.limits.maxComputeSharedMemorySize);
+    if (get(c->phys, &n, p) == VK_SUCCESS) {
+        report(c, "; NV2 flexible:");
+        for (uint32_t i = 0; i < n; i++) {
+            const VkCooperativeMatrixFlexibleDimensionsPropertiesNV *q = &p[i];
+            report(c, " %ux%ux%u %s,%s->%s %s/%u", q->MGranularity, q->NGranularity, q->KGranularity,
+                   ctype_name(q->AType), ctype_name(q->BType), ctype_name(q->ResultType),
+                   q->scope == VK_SCOPE_WORKGROUP_KHR ? "wg" : q->scope == VK_SCOPE_SUBGROUP_KHR ? "sg" : "?",
+                   q->workgroupInvocations);
+            int t = q->AType == VK_COMPONENT_TYPE_FLOAT16_KHR ? 0 : q->AType == VK_COMPONENT_TYPE_BFLOAT16_KHR ? 1 : -1;
+            if (t < 0 || (t == 1 && !bf16_ok) || q->BType != q->AType || q->CType != VK_COMPONENT_TYPE_FLOAT32_KHR ||
+                q->ResultType != VK_COMPONENT_TYPE_FLOAT32_KHR || q->scope != VK_SCOPE_WORKGROUP_KHR)
+                continue;
+            if (q->MGranularity == 0 || q->NGranularity == 0 || q->KGranularity == 0 || q->workgroupInvocations == 0 ||
+                c->cm2_nshape[t] == 8)
+                continue;
+            uint32_t *e = c->cm2_shape[t][c->cm2_nshape[t]++];
+            e[0] = q->workgroupInvocations, e[1] = q->MGranularity, e[2] = q->NGranularity, e[3] = q->KGranularity;
+            c->cm2[t] = 1;
+        }
+    }
+    free(p);
+}
+
 static xf_status create_instance(vkx_ctx *c) {
     xf_status st = XF_OK;
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                              .pApplicationName = "xfwd",
                              .pEngineName = "xfwd",
-                             .apiVersion = VK_API_VERSION_1_2};
+                             .apiVersion = VK_API_VERSION_1_3};
     const char *layers[1] = {"VK_LAYER_KHRONOS_validation"};
     long long validate = 0;
     env_int("XFWD_VK_VALIDATE", &validate);
@@ -209,14 +321,34 @@ static xf_status create_device(vkx_ctx *c) {
     XF_ALLOC(ext, n_ext);
     VK_CHECK(vkEnumerateDeviceExtensionProperties(c->phys, NULL, &n_ext, ext));
     int has_nv_cm = has_extension(ext, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    int has_khr_cm = has_extension(ext, n_ext, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    int has_cm2 = has_khr_cm && has_extension(ext, n_ext, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME);
+    int has_bf16 = has_extension(ext, n_ext, VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME);
+    report(c, "extensions: NV_cooperative_matrix %d, KHR_cooperative_matrix %d, NV_cooperative_matrix2 %d, "
+              "KHR_shader_bfloat16 %d", has_nv_cm, has_khr_cm, has_cm2, has_bf16);
     long long want_stats = 0;
     env_int("XFWD_VK_PIPE_STATS", &want_stats);
     c->pipe_stats = want_stats && has_extension(ext, n_ext, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
 
+    /* Feature structures of the extensions present, chained for one query. */
+    void *qchain = NULL;
     VkPhysicalDeviceCooperativeMatrixFeaturesNV cmf = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR kmf = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
+    VkPhysicalDeviceCooperativeMatrix2FeaturesNV cm2f = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV};
+    VkPhysicalDeviceShaderBfloat16FeaturesKHR bff = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_BFLOAT16_FEATURES_KHR};
+    VkPhysicalDeviceVulkan13Features f13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+    int v13 = c->props.apiVersion >= VK_API_VERSION_1_3;
+    if (has_nv_cm) cmf.pNext = qchain, qchain = &cmf;
+    if (has_khr_cm) kmf.pNext = qchain, qchain = &kmf;
+    if (has_cm2) cm2f.pNext = qchain, qchain = &cm2f;
+    if (has_bf16) bff.pNext = qchain, qchain = &bff;
+    if (v13) f13.pNext = qchain, qchain = &f13;
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-                                            .pNext = has_nv_cm ? &cmf : NULL};
+                                            .pNext = qchain};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                             .pNext = &f12};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
@@ -226,8 +358,30 @@ static xf_status create_device(vkx_ctx *c) {
     c->memory_model = f12.vulkanMemoryModel;
     long long no_cm = 0;
     env_int("XFWD_VK_NO_COOPMAT", &no_cm);
-    if (has_nv_cm && cmf.cooperativeMatrix && c->storage16 && c->float16 && c->memory_model && !no_cm)
-        query_coopmat(c);
+    /* XFWD_VK_COOPMAT=nv|khr|cm2 caps the matrix-unit path at that kind (tests, comparisons). */
+    const char *cap = getenv("XFWD_VK_COOPMAT");
+    int cap_kind = !cap ? 3 : !strcmp(cap, "nv") ? 1 : !strcmp(cap, "khr") ? 2 : !strcmp(cap, "none") ? 0 : 3;
+    int base = c->storage16 && c->float16 && c->memory_model && !no_cm;
+    int bf16_ok = has_bf16 && bff.shaderBFloat16Type && bff.shaderBFloat16CooperativeMatrix;
+    if (has_bf16)
+        report(c, "; bf16 type %u dot %u coopmat %u", bff.shaderBFloat16Type, bff.shaderBFloat16DotProduct,
+               bff.shaderBFloat16CooperativeMatrix);
+    if (has_cm2)
+        report(c, "; NV2 features wg %u flex %u reduce %u conv %u perelem %u tensor %u block %u",
+               cm2f.cooperativeMatrixWorkgroupScope, cm2f.cooperativeMatrixFlexibleDimensions,
+               cm2f.cooperativeMatrixReductions, cm2f.cooperativeMatrixConversions,
+               cm2f.cooperativeMatrixPerElementOperations, cm2f.cooperativeMatrixTensorAddressing,
+               cm2f.cooperativeMatrixBlockLoads);
+    if (base && has_khr_cm && kmf.cooperativeMatrix && cap_kind >= 2) query_khr(c, bf16_ok);
+    if (base && (c->khr[0] || c->khr[1]) && has_cm2 && cap_kind >= 3 && v13 && f13.maintenance4 &&
+        cm2f.cooperativeMatrixWorkgroupScope && cm2f.cooperativeMatrixFlexibleDimensions &&
+        cm2f.cooperativeMatrixTensorAddressing && cm2f.cooperativeMatrixPerElementOperations)
+        query_cm2(c, bf16_ok);
+    c->cm2_att = cm2f.cooperativeMatrixReductions && cm2f.cooperativeMatrixConversions;
+    c->cm2[0] = c->cm2[0] && c->khr[0];
+    c->cm2[1] = c->cm2[1] && c->khr[1];
+    if (base && has_nv_cm && cmf.cooperativeMatrix && cap_kind >= 1 && !c->khr[0]) query_coopmat(c);
+    c->use_bf16 = c->khr[1];
 
     vkGetPhysicalDeviceQueueFamilyProperties(c->phys, &n_qf, NULL);
     XF_ALLOC(qf, n_qf);
@@ -244,12 +398,33 @@ static xf_status create_device(vkx_ctx *c) {
     VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR en_pe = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
         .pipelineExecutableInfo = VK_TRUE};
-    en_cm.pNext = c->pipe_stats ? &en_pe : NULL;
-    void *chain = c->coopmat ? (void *)&en_cm : c->pipe_stats ? (void *)&en_pe : NULL;
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR en_kcm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR, .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceCooperativeMatrix2FeaturesNV en_cm2 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV,
+        .cooperativeMatrixWorkgroupScope = VK_TRUE,
+        .cooperativeMatrixFlexibleDimensions = VK_TRUE,
+        .cooperativeMatrixReductions = cm2f.cooperativeMatrixReductions,
+        .cooperativeMatrixConversions = cm2f.cooperativeMatrixConversions,
+        .cooperativeMatrixPerElementOperations = VK_TRUE,
+        .cooperativeMatrixTensorAddressing = VK_TRUE,
+        .cooperativeMatrixBlockLoads = cm2f.cooperativeMatrixBlockLoads};
+    VkPhysicalDeviceShaderBfloat16FeaturesKHR en_bf = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_BFLOAT16_FEATURES_KHR,
+        .shaderBFloat16Type = VK_TRUE, .shaderBFloat16CooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceVulkan13Features en13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
+                                             .maintenance4 = VK_TRUE};
+    int any_khr = c->khr[0] || c->khr[1], any_cm2 = c->cm2[0] || c->cm2[1];
+    void *chain = c->pipe_stats ? (void *)&en_pe : NULL;
+    if (c->coopmat) en_cm.pNext = chain, chain = &en_cm;
+    if (any_khr) en_kcm.pNext = chain, chain = &en_kcm;
+    if (any_cm2) en_cm2.pNext = chain, chain = &en_cm2, en13.pNext = chain, chain = &en13;
+    if (c->use_bf16) en_bf.pNext = chain, chain = &en_bf;
+    int any_cm = c->coopmat || any_khr;
     VkPhysicalDeviceVulkan12Features en12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                              .pNext = chain,
-                                             .shaderFloat16 = c->coopmat ? VK_TRUE : VK_FALSE,
-                                             .vulkanMemoryModel = c->coopmat ? VK_TRUE : VK_FALSE};
+                                             .shaderFloat16 = any_cm ? VK_TRUE : VK_FALSE,
+                                             .vulkanMemoryModel = any_cm ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceVulkan11Features en11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                              .pNext = &en12,
                                              .storageBuffer16BitAccess = c->storage16 ? VK_TRUE : VK_FALSE};
@@ -259,9 +434,12 @@ static xf_status create_device(vkx_ctx *c) {
                                    .queueFamilyIndex = c->qfam,
                                    .queueCount = 1,
                                    .pQueuePriorities = &prio};
-    const char *exts[2];
+    const char *exts[5];
     uint32_t n_en = 0;
     if (c->coopmat) exts[n_en++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (any_khr) exts[n_en++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (any_cm2) exts[n_en++] = VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME;
+    if (c->use_bf16) exts[n_en++] = VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME;
     if (c->pipe_stats) exts[n_en++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .pNext = &en2,
@@ -378,13 +556,17 @@ xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out) {
     XF_TRY(vkx_buffer_create(c, (VkDeviceSize)32 << 20, 1, &c->staging));
     vkx_cache_load(c, cache_dir);
     snprintf(g_summary, sizeof(g_summary),
-             "%s (Vulkan %u.%u.%u, driver 0x%x): subgroup %u, coopmat %s %ux%ux%u, f16 storage %d, "
+             "%s (Vulkan %u.%u.%u, driver 0x%x): subgroup %u, matrix units: %s (f16) %s (bf16), f16 storage %d, "
              "max binding %llu MiB, max alloc %llu MiB, shared %u KiB, pipeline cache %s (%zu bytes loaded)",
              c->device_name, VK_API_VERSION_MAJOR(c->props.apiVersion), VK_API_VERSION_MINOR(c->props.apiVersion),
              VK_API_VERSION_PATCH(c->props.apiVersion), c->props.driverVersion, c->subgroup_size,
-             c->coopmat ? "NV" : "none", c->cm_m, c->cm_n, c->cm_k, c->storage16,
+             c->cm2[0] ? "NV2 workgroup" : c->khr[0] ? "KHR subgroup" : c->coopmat ? "NV subgroup" : "none",
+             c->cm2[1] ? "NV2 workgroup" : c->khr[1] ? "KHR subgroup" : "none", c->storage16,
              (unsigned long long)(c->max_range >> 20), (unsigned long long)(c->max_alloc >> 20), c->max_shared >> 10,
              c->cache_path ? c->cache_path : "(none)", c->cache_loaded);
+    long long probe = 0;
+    env_int("XFWD_VK_PROBE", &probe);
+    if (probe) fprintf(stderr, "vulkan probe: %s: %s\n", c->device_name, c->cm_report);
     *out = c;
     return XF_OK;
 cleanup:

@@ -80,8 +80,9 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     float eps = (float)e->cfg.model->cfg.eps;
     uint32_t H = e->H, q = e->NH * e->D, kv = e->NKV * e->D;
 
-    // xn [T, H] = rms(x) · attn_norm
-    vkx_rec_rmsnorm(c, k, S->attn_norm, T, H, 0, H, 0, H, eps, 1);
+    int a16 = k->a16 != 0;
+    // xn [T, H] = rms(x) · attn_norm (and its 16-bit copy for the multiplies)
+    vkx_rec_rmsnorm(c, k, S->attn_norm, T, H, 0, H, 0, H, eps, 1, a16);
     // qkv [T, q | k | v] = xn · Wqkvᵀ (+ b)
     rec_weight(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0);
     rec_lora(e, l, XF_MOD_Q, T);
@@ -92,18 +93,25 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps);
     // att [T, NH·D] = causal GQA attention within each sequence
     uint32_t ol[8] = {0, e->qkv_ld, q, e->qkv_ld, q + kv, e->qkv_ld, 0, q};
-    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol);
+    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, a16);
     // x += att · Woᵀ
     rec_weight(e, &L->o, S->o, T, 0, q, 0, H, 0, 1);
     rec_lora(e, l, XF_MOD_O, T);
     // xn = rms(x) · mlp_norm ; gu [T, gate | up] = xn · Wguᵀ
-    vkx_rec_rmsnorm(c, k, S->mlp_norm, T, H, 0, H, 0, H, eps, 1);
-    rec_weight(e, &L->gu, S->gu, T, 0, H, 0, 2 * e->I, 0, 0);
-    rec_lora(e, l, XF_MOD_GATE, T);
-    rec_lora(e, l, XF_MOD_UP, T);
-    // act [T, I] = silu(gate) · up
-    uint32_t sl[6] = {0, 2 * e->I, e->I, 2 * e->I, 0, e->I};
-    vkx_rec_swiglu(c, k, S->swiglu, T, e->I, sl);
+    vkx_rec_rmsnorm(c, k, S->mlp_norm, T, H, 0, H, 0, H, eps, 1, a16);
+    if (e->glu) {
+        // act16 [T, I] = silu(xn · Wgateᵀ) · (xn · Wupᵀ) in one pass
+        vkx_linear_pc pc = {.M = T, .N = e->I, .K = H, .ldx = H, .ldw = H, .ldy = e->I, .b_off = e->I,
+                            .alpha = 1.0f, .mask_adapter = -1};
+        vkx_rec_glu(c, k, S->glu, &pc);
+    } else {
+        rec_weight(e, &L->gu, S->gu, T, 0, H, 0, 2 * e->I, 0, 0);
+        rec_lora(e, l, XF_MOD_GATE, T);
+        rec_lora(e, l, XF_MOD_UP, T);
+        // act [T, I] = silu(gate) · up
+        uint32_t sl[6] = {0, 2 * e->I, e->I, 2 * e->I, 0, e->I};
+        vkx_rec_swiglu(c, k, S->swiglu, T, e->I, sl, a16);
+    }
     // x += act · Wdownᵀ
     rec_weight(e, &L->down, S->down, T, 0, e->I, 0, H, 0, 1);
     rec_lora(e, l, XF_MOD_DOWN, T);
@@ -179,7 +187,7 @@ xf_status vkx_forward_chunk(vkx_engine *e, const xf_plan *p) {
         goto submit;
     }
     // xn [T, H] = final norm: the hidden states
-    vkx_rec_rmsnorm(c, k, e->final_norm, T, H, 0, H, 0, H, (float)e->cfg.model->cfg.eps, 1);
+    vkx_rec_rmsnorm(c, k, e->final_norm, T, H, 0, H, 0, H, (float)e->cfg.model->cfg.eps, 1, k->a16 != 0);
 
     if (p->output == XF_OUT_HIDDEN) vkx_ts_end(c); /* other heads: after their (small) head work */
     switch (p->output) {

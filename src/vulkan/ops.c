@@ -20,6 +20,13 @@ static uint32_t attention_tpq(const vkx_ctx *c, uint32_t D) {
     return t;
 }
 
+/* Tile sizes from an environment variable "a,b,c" (tuning on a device). */
+static void env_tile3(const char *name, uint32_t t[3]) {
+    const char *s = getenv(name);
+    uint32_t v[3];
+    if (s && sscanf(s, "%u,%u,%u", &v[0], &v[1], &v[2]) == 3) memcpy(t, v, sizeof(v));
+}
+
 /* Tile sizes from an environment variable "a,b,c,d,e" (tuning on a device). */
 static void env_tile(const char *name, uint32_t t[5]) {
     const char *s = getenv(name);
@@ -63,7 +70,18 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
     XF_TRY(vkx_pipeline(c, lin_sh[k->wt], lin, 6, &k->linear));
     XF_TRY(vkx_pipeline(c, VKX_SH_LINEAR_F32, lin, 6, &k->linear_f32));
 
-    if (k->wt == VKX_WT_F16 && c->coopmat) {
+    /* Matrix units for 16-bit weights: the subgroup kernel on VK_KHR_cooperative_matrix
+     * (reading 16-bit activations; else on VK_NV_cooperative_matrix for f16 with fp32
+     * activations). Where VK_NV_cooperative_matrix2 exists, XFWD_VK_MM=cm2 runs the
+     * multiplies on its workgroup-scope kernel instead and XFWD_VK_GLU=cm2 the gate|up
+     * product fused with SwiGLU: both measured slower than the KHR kernel on the H100
+     * (bench/vulkan-h100.md), so they are not the default. */
+    int t16 = k->wt == VKX_WT_BF16 ? 1 : 0;
+    const char *mmk = getenv("XFWD_VK_MM"), *gluk = getenv("XFWD_VK_GLU");
+    int mm_cm2 = k->wt != VKX_WT_F32 && c->cm2[t16] && ((mmk && !strcmp(mmk, "cm2")) || !c->khr[t16]);
+    int glu_cm2 = k->wt != VKX_WT_F32 && c->cm2[t16] && gluk && !strcmp(gluk, "cm2");
+    int khr = k->wt != VKX_WT_F32 && c->khr[t16] && !mm_cm2;
+    if ((k->wt == VKX_WT_F16 && c->coopmat) || khr) {
         /* Kernels (XFWD_VK_CM_KERNEL): "db" (default) double-buffers the K slices in
          * shared memory, one barrier per slice, and stores whole fragments; "pf2" is db
          * with the global loads two slices ahead; "old" is the single-buffered kernel
@@ -77,19 +95,22 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         uint32_t m[5] = {128, 256, 32, 64, 64};
         if (db) m[1] = 128, m[2] = 16, m[4] = 32;
         env_tile("XFWD_VK_CM_TILE", m);
+        uint32_t fm = khr ? c->khr_m[t16] : c->cm_m, fn = khr ? c->khr_n[t16] : c->cm_n,
+                 fk = khr ? c->khr_k[t16] : c->cm_k;
         uint32_t sg = c->subgroup_size, nsg = (m[1] && m[3] && m[4]) ? (m[0] / m[3]) * (m[1] / m[4]) : 0;
         uint32_t cwg = sg * nsg, units = m[2] / 8;
-        uint32_t scratch = 4 * nsg * c->cm_m * c->cm_n, stage_a = 16 * (units + 1) * m[0];
+        uint32_t scratch = 4 * nsg * fm * fn, stage_a = 16 * (units + 1) * m[0];
         uint32_t shared = db ? 2 * 16 * (units + 1) * (m[0] + m[1]) : 16 * (units + 1) * (m[0] + m[1]) + scratch;
-        XF_CHECK(nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % c->cm_m == 0 && m[4] % c->cm_n == 0 &&
-                     m[2] % 8 == 0 && m[2] % c->cm_k == 0 && (c->cm_m * c->cm_n) % sg == 0 &&
+        XF_CHECK(nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % fm == 0 && m[4] % fn == 0 &&
+                     m[2] % 8 == 0 && m[2] % fk == 0 && (fm * fn) % sg == 0 && (!khr || db) &&
                      cwg <= c->props.limits.maxComputeWorkGroupInvocations &&
                      (m[0] * units) % cwg == 0 && (m[1] * units) % cwg == 0 && shared <= c->max_shared &&
-                     (!db || (c->cm_n % 4 == 0 && scratch <= 2 * stage_a)),
+                     (!db || (fn % 4 == 0 && scratch <= 2 * stage_a)),
                  XF_ERR_INVALID_ARG, "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
-        uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], c->cm_m, c->cm_n, c->cm_k, sg, 1};
+        uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, 1};
         const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
-        vkx_shader csh = pf2  ? VKX_SH_LINEAR_CM_F16P
+        vkx_shader csh = khr ? (t16 ? VKX_SH_LINEAR_CMK_BF16 : VKX_SH_LINEAR_CMK_F16)
+                         : pf2  ? VKX_SH_LINEAR_CM_F16P
                          : db ? VKX_SH_LINEAR_CM_F16D
                               : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
         XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_vec));
@@ -97,6 +118,46 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_scalar));
         k->cm_bm = m[0];
         k->cm_bn = m[1];
+        if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
+    }
+
+    if (mm_cm2 || glu_cm2) {
+        /* NV2 workgroup-scope multiplies on 16-bit activations. Tiles BM, BN, BK
+         * (XFWD_VK_MM_TILE, XFWD_VK_GLU_TILE); the workgroup size is the largest the
+         * driver lists for the tile, at most XFWD_VK_MM_WG (default 128: measured
+         * faster than 256 on the H100). */
+        k->a16 = k->wt == VKX_WT_F16 ? 1 : 2;
+        uint32_t mm[3] = {128, 128, 32}, glu[3] = {128, 64, 32};
+        env_tile3("XFWD_VK_MM_TILE", mm);
+        env_tile3("XFWD_VK_GLU_TILE", glu);
+        const char *wge = getenv("XFWD_VK_MM_WG");
+        uint32_t max_wg = wge && atoi(wge) > 0 ? (uint32_t)atoi(wge) : 128;
+        uint32_t mwg = vkx_cm2_wg(c, t16, mm[0], mm[1], mm[2], max_wg);
+        uint32_t gwg = vkx_cm2_wg(c, t16, glu[0], glu[1], glu[2], max_wg);
+        XF_CHECK((!mm_cm2 || mwg) && (!glu_cm2 || gwg), XF_ERR_INVALID_ARG,
+                 "vulkan: no cooperative-matrix workgroup size fits tile %u,%u,%u / %u,%u,%u", mm[0], mm[1], mm[2],
+                 glu[0], glu[1], glu[2]);
+        if (mm_cm2) {
+            uint32_t sp[5] = {mwg, mm[0], mm[1], mm[2], 1};
+            vkx_shader sh = t16 ? VKX_SH_LINEAR_CM2_BF16 : VKX_SH_LINEAR_CM2_F16;
+            XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->mm_vec));
+            sp[4] = 0;
+            XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->mm_scalar));
+            k->mm_bm = mm[0], k->mm_bn = mm[1];
+        }
+        if (glu_cm2) {
+            uint32_t sg[5] = {gwg, glu[0], glu[1], glu[2], 1};
+            vkx_shader sh = t16 ? VKX_SH_LINEAR_CM2G_BF16 : VKX_SH_LINEAR_CM2G_F16;
+            XF_TRY(vkx_pipeline(c, sh, sg, 5, &k->glu_vec));
+            sg[4] = 0;
+            XF_TRY(vkx_pipeline(c, sh, sg, 5, &k->glu_scalar));
+            k->glu_bm = glu[0], k->glu_bn = glu[1];
+        }
+    }
+    if (k->a16) {
+        uint32_t o16 = k->a16;
+        XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, &o16, 1, &k->rmsnorm16));
+        XF_TRY(vkx_pipeline(c, VKX_SH_SWIGLU, &o16, 1, &k->swiglu16));
     }
 
     if (D == 0) goto cleanup; /* no attention wanted (op tests of other ops) */
@@ -118,8 +179,35 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                  (uint32_t)G % a[2] == 0 && a[4] >= 1 && a[3] % a[4] == 0 && 2 * a[3] * (uint32_t)D * 4 <= c->max_shared,
              XF_ERR_UNSUPPORTED, "vulkan: no attention configuration for head_dim %d on %s (%u,%u,%u,%u,%u)", D,
              c->device_name, a[0], a[1], a[2], a[3], a[4]);
-    uint32_t att[6] = {a[0], (uint32_t)D, a[1], a[2], a[3], a[4]};
-    XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 6, &k->attention));
+    uint32_t att[7] = {a[0], (uint32_t)D, a[1], a[2], a[3], a[4], 0};
+    XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 7, &k->attention));
+    /* NV2 flash attention: Br tokens of one head per workgroup, keys in blocks of Bc
+     * (XFWD_VK_ATT_CM2_TILE "Br,Bc,0"; XFWD_VK_ATT_CM2=smem: row factors through shared
+     * memory, =0: the scalar kernel). Its matrices are Br×D, D×Bc, Br×Bc and Bc×D. */
+    uint32_t bt[3] = {64, 64, 0}, awg = 0;
+    env_tile3("XFWD_VK_ATT_CM2_TILE", bt);
+    const char *ae = getenv("XFWD_VK_ATT_CM2");
+    if (k->a16 && c->cm2[t16] && c->cm2_att && !(ae && !strcmp(ae, "0"))) {
+        /* every matrix's rows must fit the M granularity (Br, D) and its columns and
+         * inner dimension the N and K granularities (Bc, D) */
+        uint32_t g = bt[1], d = (uint32_t)D, gm = bt[0];
+        while (d) { uint32_t r = g % d; g = d; d = r; } /* g = gcd(Bc, D) */
+        d = (uint32_t)D;
+        while (d) { uint32_t r = gm % d; gm = d; d = r; } /* gm = gcd(Br, D) */
+        awg = vkx_cm2_wg(c, t16, gm, g, g, 256);
+    }
+    if (awg) {
+        XF_CHECK(bt[0] % 16 == 0 && bt[1] % 16 == 0 && bt[0] && bt[1] && bt[0] <= 256 && bt[1] <= 256,
+                 XF_ERR_INVALID_ARG, "vulkan: bad attention tile %u,%u", bt[0], bt[1]);
+        uint32_t sp[5] = {awg, (uint32_t)D, bt[0], bt[1], 1};
+        vkx_shader sh = t16 ? VKX_SH_ATTENTION_CM2_BF16
+                            : ae && !strcmp(ae, "smem") ? VKX_SH_ATTENTION_CM2R_F16 : VKX_SH_ATTENTION_CM2_F16;
+        XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->attention16));
+        k->att16_br = bt[0];
+    } else if (k->a16) {
+        att[6] = k->a16;
+        XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 7, &k->attention16));
+    }
     k->att_bt = a[0] / a[1];
     k->att_qpt = a[2];
     k->att_d = (uint32_t)D;
@@ -131,15 +219,29 @@ cleanup:
 void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescriptorSet s,
                     const vkx_linear_pc *pc) {
     if (pc->M == 0 || pc->N == 0) return;
+    if (!fp32_weights && k->mm_vec) {
+        int vec = pc->K % 8 == 0 && pc->ldw % 8 == 0 && pc->w_off % 8 == 0 && pc->x_off % 8 == 0 &&
+                  pc->ldx % 8 == 0;
+        vkx_dispatch(c, vec ? k->mm_vec : k->mm_scalar, s, pc, sizeof(*pc), div_up(pc->N, k->mm_bn),
+                     div_up(pc->M, k->mm_bm));
+        return;
+    }
     if (!fp32_weights && k->cm_vec) {
-        int vec = pc->K % 8 == 0 && pc->ldw % 8 == 0 && pc->w_off % 8 == 0 && pc->x_off % 4 == 0 &&
-                  pc->ldx % 4 == 0;
+        int vec = pc->K % 8 == 0 && pc->ldw % 8 == 0 && pc->w_off % 8 == 0 && pc->x_off % 8 == 0 &&
+                  pc->ldx % 8 == 0;
         vkx_dispatch(c, vec ? k->cm_vec : k->cm_scalar, s, pc, sizeof(*pc), div_up(pc->N, k->cm_bn),
                      div_up(pc->M, k->cm_bm));
         return;
     }
     vkx_dispatch(c, fp32_weights ? k->linear_f32 : k->linear, s, pc, sizeof(*pc), div_up(pc->N, k->lin_bn),
                  div_up(pc->M, k->lin_bm));
+}
+
+void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, const vkx_linear_pc *pc) {
+    if (pc->M == 0 || pc->N == 0) return;
+    int vec = pc->K % 8 == 0 && pc->ldw % 8 == 0 && pc->w_off % 8 == 0 && pc->x_off % 8 == 0 && pc->ldx % 8 == 0;
+    vkx_dispatch(c, vec ? k->glu_vec : k->glu_scalar, s, pc, sizeof(*pc), div_up(pc->N, k->glu_bn),
+                 div_up(pc->M, k->glu_bm));
 }
 
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
@@ -150,10 +252,10 @@ void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t
 
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
-                     int has_w) {
+                     int has_w, int out16) {
     uint32_t pc[8] = {rows, n, x_off, x_ld, y_off, y_ld, 0, has_w ? 1u : 0u};
     memcpy(&pc[6], &eps, 4);
-    vkx_dispatch_linear(c, k->rmsnorm, s, pc, sizeof(pc), rows);
+    vkx_dispatch_linear(c, out16 ? k->rmsnorm16 : k->rmsnorm, s, pc, sizeof(pc), rows);
 }
 
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
@@ -165,20 +267,25 @@ void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_
 
 /* offs_lds: q_off, q_ld, k_off, k_ld, v_off, v_ld, o_off, o_ld. */
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
-                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8]) {
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16) {
     uint32_t pc[12] = {T, nh, nkv};
     memcpy(&pc[3], offs_lds, 8 * sizeof(uint32_t));
     float scale = 1.0f / sqrtf((float)k->att_d);
     memcpy(&pc[11], &scale, 4);
-    vkx_dispatch(c, k->attention, s, pc, sizeof(pc), div_up(T, k->att_bt), nh / k->att_qpt);
+    if (out16 && k->att16_br)
+        vkx_dispatch(c, k->attention16, s, pc, sizeof(pc), div_up(T, k->att16_br), nh);
+    else
+        vkx_dispatch(c, out16 ? k->attention16 : k->attention, s, pc, sizeof(pc), div_up(T, k->att_bt),
+                     nh / k->att_qpt);
 }
 
 /* offs_lds: g_off, g_ld, u_off, u_ld, o_off, o_ld. */
 void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
-                    const uint32_t offs_lds[6]) {
+                    const uint32_t offs_lds[6], int out16) {
     uint32_t pc[8] = {rows, n};
     memcpy(&pc[2], offs_lds, 6 * sizeof(uint32_t));
-    vkx_dispatch_linear(c, k->swiglu, s, pc, sizeof(pc), div_up((uint64_t)rows * n, 256));
+    vkx_dispatch_linear(c, out16 ? k->swiglu16 : k->swiglu, s, pc, sizeof(pc),
+                        div_up((uint64_t)rows * (out16 ? n / 2 : n), 256));
 }
 
 void vkx_rec_pool(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t B, uint32_t H,

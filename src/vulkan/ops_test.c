@@ -67,7 +67,7 @@ static xf_status op_rmsnorm(xf_dtype mode, const float *x, const float *w, float
     XF_TRY(vkx_buffer_create(c, bytes, 0, &by));
     vkx_buffer *b[3] = {&bx, w ? &bw : NULL, &by};
     XF_TRY(vkx_set(c, b, 3, &s));
-    RUN(vkx_rec_rmsnorm(c, &k, s, (uint32_t)rows, (uint32_t)n, 0, (uint32_t)n, 0, (uint32_t)n, eps, w != NULL));
+    RUN(vkx_rec_rmsnorm(c, &k, s, (uint32_t)rows, (uint32_t)n, 0, (uint32_t)n, 0, (uint32_t)n, eps, w != NULL, 0));
     XF_TRY(vkx_download(c, &by, 0, y, bytes));
 cleanup:
     vkx_buffer_destroy(c, &bx);
@@ -83,13 +83,21 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
     vkx_kernels k;
     vkx_buffer bx = {0}, bb = {0}, by = {0};
     vkx_weight w = {0};
+    uint16_t *x16 = NULL;
     XF_CHECK(T >= 0 && in >= 1 && out >= 1, XF_ERR_INVALID_ARG, "vulkan linear: bad shape %d x %d -> %d", T,
              in, out);
     XF_TRY(ops_ctx(&c));
     XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));
     rows_f32 src = {W, (uint32_t)in, k.wt};
     XF_TRY(vkx_weight_upload(c, k.wt, (uint32_t)out, (uint32_t)in, fill_rows_f32, &src, &w));
-    XF_TRY(vkx_buffer_from(c, x, (size_t)T * in * 4, &bx));
+    if (k.a16) { /* the matrix-unit multiply reads 16-bit activations */
+        XF_ALLOC(x16, (size_t)T * in + 1);
+        for (size_t i = 0; i < (size_t)T * in; i++)
+            x16[i] = k.a16 == 1 ? xf_f32_to_f16(x[i]) : xf_f32_to_bf16(x[i]);
+        XF_TRY(vkx_buffer_from(c, x16, ((size_t)T * in + 1) * 2, &bx));
+    } else {
+        XF_TRY(vkx_buffer_from(c, x, (size_t)T * in * 4, &bx));
+    }
     if (bias) XF_TRY(vkx_buffer_from(c, bias, (size_t)out * 4, &bb));
     if (accumulate) XF_TRY(vkx_buffer_from(c, y, (size_t)T * out * 4, &by));
     else XF_TRY(vkx_buffer_create(c, (size_t)T * out * 4, 0, &by));
@@ -113,6 +121,7 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
     XF_TRY(vkx_submit_wait(c));
     XF_TRY(vkx_download(c, &by, 0, y, (size_t)T * out * 4));
 cleanup:
+    free(x16);
     vkx_weight_free(c, &w);
     vkx_buffer_destroy(c, &bx);
     vkx_buffer_destroy(c, &bb);
@@ -159,7 +168,7 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
     xf_status st = XF_OK;
     vkx_ctx *c = NULL;
     vkx_kernels k;
-    vkx_buffer bq = {0}, bk = {0}, bv = {0}, bo = {0}, bs = {0};
+    vkx_buffer bq = {0}, bk = {0}, bv = {0}, bo = {0}, bs = {0}, bo16 = {0};
     int32_t *start = NULL;
     VkDescriptorSet s;
     XF_CHECK(B >= 1 && nh >= 1 && nkv >= 1 && nh % nkv == 0 && seq_start[0] == 0, XF_ERR_INVALID_ARG,
@@ -177,11 +186,14 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
     XF_TRY(vkx_buffer_from(c, v, (size_t)T * nkv * D * 4, &bv));
     XF_TRY(vkx_buffer_create(c, (size_t)T * nh * D * 4, 0, &bo));
     XF_TRY(vkx_buffer_from(c, start, (size_t)T * 4, &bs));
-    vkx_buffer *b[5] = {&bq, &bk, &bv, &bo, &bs};
-    XF_TRY(vkx_set(c, b, 5, &s));
+    /* the forward's kernel of this mode: the 16-bit-output one where the mode has it */
+    int o16 = k.attention16 != VK_NULL_HANDLE;
+    if (o16) XF_TRY(vkx_buffer_create(c, (size_t)T * nh * D * 2, 0, &bo16));
+    vkx_buffer *b[6] = {&bq, &bk, &bv, &bo, &bs, o16 ? &bo16 : NULL};
+    XF_TRY(vkx_set(c, b, 6, &s));
     uint32_t qd = (uint32_t)(nh * D), kd = (uint32_t)(nkv * D);
     uint32_t ol[8] = {0, qd, 0, kd, 0, kd, 0, qd};
-    RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol));
+    RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, o16));
     XF_TRY(vkx_download(c, &bo, 0, out, (size_t)T * nh * D * 4));
 cleanup:
     free(start);
@@ -190,6 +202,7 @@ cleanup:
     vkx_buffer_destroy(c, &bv);
     vkx_buffer_destroy(c, &bo);
     vkx_buffer_destroy(c, &bs);
+    vkx_buffer_destroy(c, &bo16);
     return st;
 }
 
@@ -208,7 +221,7 @@ static xf_status op_swiglu(xf_dtype mode, const float *gate, const float *up, fl
     vkx_buffer *b[3] = {&bg, &bu, &bo};
     XF_TRY(vkx_set(c, b, 3, &s));
     uint32_t sl[6] = {0, (uint32_t)n, 0, (uint32_t)n, 0, (uint32_t)n};
-    RUN(vkx_rec_swiglu(c, &k, s, n ? 1u : 0u, (uint32_t)n, sl));
+    RUN(vkx_rec_swiglu(c, &k, s, n ? 1u : 0u, (uint32_t)n, sl, 0));
     XF_TRY(vkx_download(c, &bo, 0, out, (size_t)n * 4));
 cleanup:
     vkx_buffer_destroy(c, &bg);

@@ -36,6 +36,33 @@ static const uint32_t linear_cm_f16d[] = {
 static const uint32_t linear_cm_f16p[] = {
 #include "linear_cm_f16p.spv.inc"
 };
+static const uint32_t linear_cmk_f16[] = {
+#include "linear_cmk_f16.spv.inc"
+};
+static const uint32_t linear_cmk_bf16[] = {
+#include "linear_cmk_bf16.spv.inc"
+};
+static const uint32_t linear_cm2_f16[] = {
+#include "linear_cm2_f16.spv.inc"
+};
+static const uint32_t linear_cm2_bf16[] = {
+#include "linear_cm2_bf16.spv.inc"
+};
+static const uint32_t linear_cm2g_f16[] = {
+#include "linear_cm2g_f16.spv.inc"
+};
+static const uint32_t linear_cm2g_bf16[] = {
+#include "linear_cm2g_bf16.spv.inc"
+};
+static const uint32_t attention_cm2_f16[] = {
+#include "attention_cm2_f16.spv.inc"
+};
+static const uint32_t attention_cm2_bf16[] = {
+#include "attention_cm2_bf16.spv.inc"
+};
+static const uint32_t attention_cm2r_f16[] = {
+#include "attention_cm2r_f16.spv.inc"
+};
 static const uint32_t qknorm_rope[] = {
 #include "qknorm_rope.spv.inc"
 };
@@ -62,6 +89,15 @@ const vkx_spirv vkx_shaders[VKX_SH_COUNT] = {
     SPV(VKX_SH_LINEAR_CM_F16S, linear_cm_f16s),
     SPV(VKX_SH_LINEAR_CM_F16D, linear_cm_f16d),
     SPV(VKX_SH_LINEAR_CM_F16P, linear_cm_f16p),
+    SPV(VKX_SH_LINEAR_CMK_F16, linear_cmk_f16),
+    SPV(VKX_SH_LINEAR_CMK_BF16, linear_cmk_bf16),
+    SPV(VKX_SH_LINEAR_CM2_F16, linear_cm2_f16),
+    SPV(VKX_SH_LINEAR_CM2_BF16, linear_cm2_bf16),
+    SPV(VKX_SH_LINEAR_CM2G_F16, linear_cm2g_f16),
+    SPV(VKX_SH_LINEAR_CM2G_BF16, linear_cm2g_bf16),
+    SPV(VKX_SH_ATTENTION_CM2_F16, attention_cm2_f16),
+    SPV(VKX_SH_ATTENTION_CM2_BF16, attention_cm2_bf16),
+    SPV(VKX_SH_ATTENTION_CM2R_F16, attention_cm2r_f16),
     SPV(VKX_SH_QKNORM_ROPE, qknorm_rope),
     SPV(VKX_SH_ATTENTION, attention),
     SPV(VKX_SH_SWIGLU, swiglu),

@@ -46,6 +46,15 @@ typedef enum vkx_shader {
     VKX_SH_LINEAR_CM_F16S,
     VKX_SH_LINEAR_CM_F16D,
     VKX_SH_LINEAR_CM_F16P,
+    VKX_SH_LINEAR_CMK_F16,
+    VKX_SH_LINEAR_CMK_BF16,
+    VKX_SH_LINEAR_CM2_F16,
+    VKX_SH_LINEAR_CM2_BF16,
+    VKX_SH_LINEAR_CM2G_F16,
+    VKX_SH_LINEAR_CM2G_BF16,
+    VKX_SH_ATTENTION_CM2_F16,
+    VKX_SH_ATTENTION_CM2_BF16,
+    VKX_SH_ATTENTION_CM2R_F16,
     VKX_SH_QKNORM_ROPE,
     VKX_SH_ATTENTION,
     VKX_SH_SWIGLU,
@@ -103,8 +112,18 @@ typedef struct vkx_ctx {
     int storage16;              /* storageBuffer16BitAccess */
     int float16;                /* shaderFloat16 */
     int memory_model;           /* vulkanMemoryModel */
-    int coopmat;                /* VK_NV_cooperative_matrix usable: f16×f16 → f32, subgroup */
+    int coopmat;                /* VK_NV_cooperative_matrix usable: f16×f16 → f32, subgroup (only
+                                   where VK_KHR_cooperative_matrix is not) */
     uint32_t cm_m, cm_n, cm_k;  /* the fragment shape chosen */
+    int khr[2];                 /* VK_KHR_cooperative_matrix usable for [0] f16, [1] bf16 (subgroup) */
+    uint32_t khr_m[2], khr_n[2], khr_k[2]; /* the fragment chosen for each */
+    int cm2[2];                 /* VK_NV_cooperative_matrix2 workgroup scope usable for f16, bf16 */
+    /* the driver's workgroup-scope shapes: per type, up to 8 (invocations, M, N, K granularity) */
+    uint32_t cm2_shape[2][8][4];
+    int cm2_nshape[2];
+    int cm2_att;                /* NV2 reductions and conversions too (the NV2 attention kernel) */
+    int use_bf16;               /* VK_KHR_shader_bfloat16 enabled (bf16 matrix units) */
+    char cm_report[2048];       /* what the device offers (XFWD_VK_PROBE=1 prints it) */
     VkDeviceSize max_range;     /* largest storage-buffer binding (maxStorageBufferRange) */
     VkDeviceSize max_alloc;     /* maxMemoryAllocationSize */
     VkDeviceSize max_piece;     /* largest weight piece: min(range, alloc) */
@@ -242,11 +261,25 @@ typedef struct vkx_kernels {
     VkPipeline linear;         /* plain path, weights wt */
     VkPipeline linear_f32;     /* plain path, fp32 weights (LoRA factors) */
     uint32_t lin_bm, lin_bn;
-    VkPipeline cm_vec, cm_scalar; /* matrix-unit path (f16 with cooperative matrices) or NULL */
+    VkPipeline cm_vec, cm_scalar; /* subgroup matrix-unit path: KHR (a16, f16 or bf16) or NV (f16, fp32 x), or NULL */
     uint32_t cm_bm, cm_bn;
+    /* a16 != 0 (1 f16, 2 bf16): the matrix multiplies of wt weights read 16-bit
+     * activations, which rmsnorm16 / attention16 / swiglu16 write beside their
+     * fp32 outputs (binding 3, binding 5 for attention) */
+    uint32_t a16;
+    VkPipeline mm_vec, mm_scalar;   /* NV2 workgroup-scope multiply (a16) */
+    uint32_t mm_bm, mm_bn;
+    VkPipeline glu_vec, glu_scalar; /* NV2 gate|up multiply fused with SwiGLU, 16-bit output, or NULL */
+    uint32_t glu_bm, glu_bn;
+    VkPipeline rmsnorm16, swiglu16, attention16;
+    uint32_t att16_br;         /* attention16 is the NV2 kernel: Br tokens × one head per workgroup (0: scalar) */
     VkPipeline attention;
     uint32_t att_bt, att_qpt, att_d; /* tokens per workgroup, heads per thread, head_dim */
 } vkx_kernels;
+
+/* The largest NV2 workgroup size (≤ max_wg) whose granularity divides an M×N×K
+ * product of type t (0 f16, 1 bf16); 0 when none. */
+uint32_t vkx_cm2_wg(const vkx_ctx *c, int t, uint32_t M, uint32_t N, uint32_t K, uint32_t max_wg);
 
 /* Creates the pipelines of `mode`, attention for head_dim D and G = n_heads /
  * n_kv_heads (D = 0: no attention). XF_ERR_UNSUPPORTED when the device lacks
@@ -254,19 +287,24 @@ typedef struct vkx_kernels {
 xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels *k);
 
 /* Recorders: the set binds the op's buffers in the shader's binding order. */
+/* With k->a16, a multiply of wt weights (fp32_weights = 0) reads 16-bit x. */
 void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescriptorSet s,
                     const vkx_linear_pc *pc);
+/* act[M, N] (16-bit) = silu(x·Wgᵀ) · (x·Wuᵀ) with k->glu_vec: W rows [0, N) gate,
+ * [pc->b_off, pc->b_off + N) up; x 16-bit; y_off / ldy address act. */
+void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, const vkx_linear_pc *pc);
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
                    uint32_t row0, uint32_t nrows);
+/* out16: also write the 16-bit copy (k->a16; the set binds it) — rmsnorm, attention, swiglu. */
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
-                     int has_w);
+                     int has_w, int out16);
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
                     uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps);
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
-                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8]);
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16);
 void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
-                    const uint32_t offs_lds[6]);
+                    const uint32_t offs_lds[6], int out16);
 void vkx_rec_pool(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t B, uint32_t H,
                   uint32_t h_ld, uint32_t kind, uint32_t normalize);
 
@@ -329,7 +367,7 @@ void vkx_model_free(vkx_ctx *c, vkx_model *vm);
 /* ------------------------------------------------------------------ engine */
 
 typedef struct vkx_layer_sets {
-    VkDescriptorSet attn_norm, mlp_norm, qrope, krope, attn, swiglu;
+    VkDescriptorSet attn_norm, mlp_norm, qrope, krope, attn, swiglu, glu;
     VkDescriptorSet *qkv, *o, *gu, *down; /* one per weight piece */
 } vkx_layer_sets;
 
@@ -354,6 +392,9 @@ typedef struct vkx_engine {
     vkx_buffer att;         /* [T, NH·D] */
     vkx_buffer gu;          /* [T, 2·I] */
     vkx_buffer act;         /* [T, I] */
+    /* 16-bit copies read by the matrix multiplies when k.a16 (else empty) */
+    vkx_buffer xn16, att16, act16;
+    int glu;                /* gate|up multiply fused with SwiGLU (k.glu_vec, no unmerged LoRA) */
     vkx_buffer u;           /* [T, r_max] LoRA intermediate */
     vkx_buffer pooled;      /* [B, H] */
     vkx_buffer cls;         /* [B, L] */

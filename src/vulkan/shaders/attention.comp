@@ -25,6 +25,7 @@ layout(constant_id = 2) const uint TPQ = 8;
 layout(constant_id = 3) const uint QPT = 4;   // query heads per thread; divides nh/nkv
 layout(constant_id = 4) const uint BK = 32;   // keys per staged tile
 layout(constant_id = 5) const uint KC = 8;    // keys per softmax update; divides BK
+layout(constant_id = 6) const uint OUT16 = 0; // 1 f16, 2 bf16: also write o as 16-bit pairs to o16
 layout(local_size_x_id = 0) in;
 
 const uint BT = WG / TPQ;        // tokens per workgroup
@@ -36,6 +37,7 @@ layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
 layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
 layout(std430, binding = 3) writeonly buffer O { vec4 o[]; };
 layout(std430, binding = 4) readonly buffer S { int start[]; };  // [T]
+layout(std430, binding = 5) writeonly buffer O16 { uvec2 o16[]; }; // o as 16-bit, 4 per uvec2
 
 // Offsets and row strides in floats (multiples of 4).
 layout(push_constant) uniform PC {
@@ -132,7 +134,11 @@ void main() {
         [[unroll]] for (uint h = 0u; h < QPT; h++) {
             uint ob = (pc.o_off + t * pc.o_ld + (h0 + h) * D) / 4u;
             float inv = 1.0 / l[h];
-            [[unroll]] for (uint i = 0u; i < DV; i++) o[ob + i * TPQ + part] = acc[h][i] * inv;
+            [[unroll]] for (uint i = 0u; i < DV; i++) {
+                vec4 ov = acc[h][i] * inv;
+                o[ob + i * TPQ + part] = ov;
+                if (OUT16 != 0u) o16[ob + i * TPQ + part] = uvec2(pack16(ov.xy, OUT16), pack16(ov.zw, OUT16));
+            }
         }
     }
 }

@@ -22,6 +22,21 @@ float bf16_to_f32(uint h) {
 
 #define NEG_INF uintBitsToFloat(0xff800000u)
 
+// fp32 to bf16 bits, rounded to nearest even (NaN stays NaN).
+uint f32_to_bf16(float f) {
+    uint u = floatBitsToUint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+// Two fp32 values as a pair of 16-bit activations in one uint (x in the low
+// half): kind 1 f16, kind 2 bf16. Producers write these copies of their fp32
+// outputs for the matrix-unit multiplies that read 16-bit activations.
+uint pack16(vec2 v, uint kind) {
+    if (kind == 2u) return f32_to_bf16(v.x) | (f32_to_bf16(v.y) << 16);
+    return packHalf2x16(v);
+}
+
 // Weight element type of buffers declared with WTYPE, and LOADW(array, i) → float.
 #if defined(W_F16)
 #define WTYPE float16_t

@@ -23,12 +23,40 @@
 // y and no bias or row mask applies; otherwise it goes element by element
 // through a per-subgroup scratch that reuses the A stages. With PF2 as well
 // (linear_cm_f16p), the global loads run two slices ahead (two register sets).
+//
+// KHR variant (linear_cmk_*, with DBUF): the same kernel on GL_KHR_cooperative_matrix
+// (any vendor's VK_KHR_cooperative_matrix), reading 16-bit activations (X16: x is
+// [M, K] in the weights' type, f16 or, with BF16, bf16, as the a16 producers write
+// it) — no conversion while staging.
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
-#extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
+#ifdef KHR
+#extension GL_KHR_cooperative_matrix : require
+#ifdef BF16
+#extension GL_EXT_bfloat16 : require
+#define T16 bfloat16_t
+#else
+#define T16 float16_t
+#endif
+#define FRAG_A coopmat<T16, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA>
+#define FRAG_B coopmat<T16, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB>
+#define FRAG_C coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>
+#define CM_LOAD(m, buf, off, stride, colmajor) \
+    coopMatLoad(m, buf, off, stride, (colmajor) ? gl_CooperativeMatrixLayoutColumnMajor : gl_CooperativeMatrixLayoutRowMajor)
+#define CM_STORE(m, buf, off, stride) coopMatStore(m, buf, off, stride, gl_CooperativeMatrixLayoutRowMajor)
+#define CM_MULADD coopMatMulAdd
+#else
+#extension GL_NV_cooperative_matrix : require
+#define FRAG_A fcoopmatNV<16, gl_ScopeSubgroup, TM, TK>
+#define FRAG_B fcoopmatNV<16, gl_ScopeSubgroup, TK, TN>
+#define FRAG_C fcoopmatNV<32, gl_ScopeSubgroup, TM, TN>
+#define CM_LOAD(m, buf, off, stride, colmajor) coopMatLoadNV(m, buf, off, stride, colmajor)
+#define CM_STORE(m, buf, off, stride) coopMatStoreNV(m, buf, off, stride, false)
+#define CM_MULADD coopMatMulAddNV
+#endif
 
 layout(constant_id = 0) const uint WG = 256;   // = SG · (BM/WM) · (BN/WN)
 layout(constant_id = 1) const uint BM = 128;
@@ -52,9 +80,14 @@ const uint UB = BN * UPR / WG;              // units of W each thread stages per
 const uint NSG = WG / SG;
 const uint EPL = TM * TN / SG;              // epilogue elements per lane and fragment
 
+#ifdef X16
+layout(std430, binding = 0) readonly buffer X { uint16_t xh[]; };
+layout(std430, binding = 0) readonly buffer X8 { uvec4 x8[]; };
+#else
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
-layout(std430, binding = 1) readonly buffer Wt { float16_t w[]; };
+#endif
+layout(std430, binding = 1) readonly buffer Wt { uint16_t w[]; };
 layout(std430, binding = 1) readonly buffer Wt8 { uvec4 w8[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) buffer Y { float y[]; };
@@ -106,6 +139,17 @@ void put_unit(bool to_a, uint idx, uvec4 u) {
 shared float Cs[NSG * TM * TN];
 #endif
 
+#ifdef X16
+// 8 consecutive 16-bit x values of row gm from column gk (zero outside).
+uvec4 fetch_x(uint gm, uint gk) {
+    if (gm >= pc.M) return uvec4(0u);
+    uint base = pc.x_off + gm * pc.ldx + gk;
+    if (VEC) return gk < pc.K ? x8[base / 8u] : uvec4(0u);
+    uint h[8];
+    [[unroll]] for (uint i = 0u; i < 8u; i++) h[i] = gk + i < pc.K ? uint(xh[base + i]) : 0u;
+    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+}
+#else
 // 8 consecutive x values of row gm from column gk, as f16 pairs (zero outside).
 uvec4 fetch_x(uint gm, uint gk) {
     if (gm >= pc.M) return uvec4(0u);
@@ -123,16 +167,16 @@ uvec4 fetch_x(uint gm, uint gk) {
     }
     return uvec4(packHalf2x16(a.xy), packHalf2x16(a.zw), packHalf2x16(b.xy), packHalf2x16(b.zw));
 }
+#endif
 
 // 8 consecutive W values of row gn from column gk (zero outside).
 uvec4 fetch_w(uint gn, uint gk) {
     if (gn >= pc.N) return uvec4(0u);
     uint base = pc.w_off + gn * pc.ldw + gk;
     if (VEC) return gk < pc.K ? w8[base / 8u] : uvec4(0u);
-    float16_t h[8];
-    [[unroll]] for (uint i = 0u; i < 8u; i++) h[i] = gk + i < pc.K ? w[base + i] : float16_t(0.0);
-    return uvec4(packFloat2x16(f16vec2(h[0], h[1])), packFloat2x16(f16vec2(h[2], h[3])),
-                 packFloat2x16(f16vec2(h[4], h[5])), packFloat2x16(f16vec2(h[6], h[7])));
+    uint h[8];  // raw 16-bit weights (f16 or bf16 bits)
+    [[unroll]] for (uint i = 0u; i < 8u; i++) h[i] = gk + i < pc.K ? uint(w[base + i]) : 0u;
+    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
 }
 
 #ifndef DBUF
@@ -230,14 +274,14 @@ void main() {
     // cooperative matrices, so the old y cannot be added at the end).
     bool direct = (pc.flags & 5u) == 0u && pc.ldy % 4u == 0u && pc.y_off % 4u == 0u;
     bool pre = direct && (pc.flags & 2u) != 0u && pc.alpha == 1.0;
-    fcoopmatNV<32, gl_ScopeSubgroup, TM, TN> acc[FM][FN];
+    FRAG_C acc[FM][FN];
     [[unroll]] for (uint i = 0u; i < FM; i++)
         [[unroll]] for (uint j = 0u; j < FN; j++) {
             uint fm = m0 + wm0 + i * TM, fn = n0 + wn0 + j * TN;
             if (pre && fm + TM <= pc.M && fn + TN <= pc.N)
-                coopMatLoadNV(acc[i][j], y, pc.y_off + fm * pc.ldy + fn, pc.ldy, false);
+                CM_LOAD(acc[i][j], y, pc.y_off + fm * pc.ldy + fn, pc.ldy, false);
             else
-                acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, TM, TN>(0.0);
+                acc[i][j] = FRAG_C(0.0);
         }
 
 #ifndef PF2
@@ -276,13 +320,13 @@ void main() {
         }
         [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++) {
             uint kk = ks * TK;
-            fcoopmatNV<16, gl_ScopeSubgroup, TM, TK> a[FM];
+            FRAG_A a[FM];
             [[unroll]] for (uint i = 0u; i < FM; i++)
-                coopMatLoadNV(a[i], As, sa + (wm0 + i * TM) * SA + kk / 8u, SA, false);
+                CM_LOAD(a[i], As, sa + (wm0 + i * TM) * SA + kk / 8u, SA, false);
             [[unroll]] for (uint j = 0u; j < FN; j++) {
-                fcoopmatNV<16, gl_ScopeSubgroup, TK, TN> b;
-                coopMatLoadNV(b, Bs, sb + (wn0 + j * TN) * SB + kk / 8u, SB, true);
-                [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = coopMatMulAddNV(a[i], b, acc[i][j]);
+                FRAG_B b;
+                CM_LOAD(b, Bs, sb + (wn0 + j * TN) * SB + kk / 8u, SB, true);
+                [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = CM_MULADD(a[i], b, acc[i][j]);
             }
         }
         // The other stage was last read before the previous barrier: fill it now.
@@ -327,13 +371,13 @@ void main() {
 #define MULTIPLY(SA0, SB0)                                                  \
     [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++) {                     \
         uint kk = ks * TK;                                                  \
-        fcoopmatNV<16, gl_ScopeSubgroup, TM, TK> a[FM];                     \
+        FRAG_A a[FM];                     \
         [[unroll]] for (uint i = 0u; i < FM; i++)                           \
-            coopMatLoadNV(a[i], As, (SA0) + (wm0 + i * TM) * SA + kk / 8u, SA, false); \
+            CM_LOAD(a[i], As, (SA0) + (wm0 + i * TM) * SA + kk / 8u, SA, false); \
         [[unroll]] for (uint j = 0u; j < FN; j++) {                         \
-            fcoopmatNV<16, gl_ScopeSubgroup, TK, TN> b;                     \
-            coopMatLoadNV(b, Bs, (SB0) + (wn0 + j * TN) * SB + kk / 8u, SB, true); \
-            [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = coopMatMulAddNV(a[i], b, acc[i][j]); \
+            FRAG_B b;                     \
+            CM_LOAD(b, Bs, (SB0) + (wn0 + j * TN) * SB + kk / 8u, SB, true); \
+            [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = CM_MULADD(a[i], b, acc[i][j]); \
         }                                                                   \
     }
     FETCH(ra0, rb0, 0u)
@@ -363,9 +407,9 @@ void main() {
             bool inside = fm + TM <= pc.M && fn + TN <= pc.N;
             if (direct && inside && ((pc.flags & 2u) == 0u || pre)) {
                 // alpha = 1 when pre: the old y is already in acc.
-                coopMatStoreNV(acc[i][j] * pc.alpha, y, pc.y_off + fm * pc.ldy + fn, pc.ldy, false);
+                CM_STORE(acc[i][j] * pc.alpha, y, pc.y_off + fm * pc.ldy + fn, pc.ldy);
             } else {
-                coopMatStoreNV(acc[i][j], As, cb, TN / 4u, false);
+                CM_STORE(acc[i][j], As, cb, TN / 4u);
                 subgroupMemoryBarrierShared();
                 subgroupBarrier();
                 [[unroll]] for (uint r = 0u; r < EPL; r++) {

@@ -1,13 +1,17 @@
 #version 450
 // rmsnorm.comp — y[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) · w, in fp32.
 // One workgroup per row; the sum of squares is a tree reduction in shared memory.
+// OUT16 = 1 (f16) or 2 (bf16) also writes y as 16-bit pairs to y16 (n, y_off and
+// y_ld even).
 #include "common.glsl"
 
+layout(constant_id = 0) const uint OUT16 = 0;
 layout(local_size_x = 256) in;
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };   // [rows, x_ld]
 layout(std430, binding = 1) readonly buffer W { float w[]; };   // [n] (unused if !has_w)
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };  // [rows, y_ld]
+layout(std430, binding = 3) writeonly buffer Y16 { uint y16[]; }; // [rows, y_ld] 16-bit pairs
 
 layout(push_constant) uniform PC {
     uint rows;
@@ -38,6 +42,16 @@ void main() {
     }
     float inv = 1.0 / sqrt(partial[0] / float(pc.n) + pc.eps);
     uint yb = pc.y_off + r * pc.y_ld;
+    if (OUT16 != 0u) {
+        for (uint c = 2u * tid; c < pc.n; c += 512u) {
+            vec2 v = vec2(x[xb + c], x[xb + c + 1u]) * inv;
+            if (pc.has_w != 0u) v *= vec2(w[c], w[c + 1u]);
+            y[yb + c] = v.x;
+            y[yb + c + 1u] = v.y;
+            y16[(yb + c) / 2u] = pack16(v, OUT16);
+        }
+        return;
+    }
     for (uint c = tid; c < pc.n; c += 256u) {
         float v = x[xb + c] * inv;
         y[yb + c] = pc.has_w != 0u ? v * w[c] : v;
