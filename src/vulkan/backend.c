@@ -243,13 +243,17 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
              e->NH, e->NKV);
     XF_TRY(vkx_ctx_create(cfg->cache_dir, &e->c));
     XF_TRY(vkx_kernels_init(e->c, cfg->dtype, (int)e->D, (int)(e->NH / e->NKV), &e->k));
-    XF_TRY(vkx_model_upload(e->c, cfg, e->k.wt, &e->w));
     XF_CHECK(!e->k.a16 || (e->H % 2 == 0 && e->I % 2 == 0), XF_ERR_UNSUPPORTED,
              "vulkan: 16-bit activations need an even hidden (%u) and intermediate (%u) size", e->H, e->I);
-    /* Gate|up multiply fused with SwiGLU: needs the fused kernel, both halves in one
-     * weight piece, and no unmerged LoRA (whose down projection reads the fp32 act). */
-    e->glu = e->k.glu_vec && !e->w.lora;
-    for (int l = 0; e->glu && l < e->w.n_layers; l++) e->glu = e->w.layers[l].gu.n == 1;
+    /* Gate|up multiply fused with SwiGLU: needs the fused kernel, the gate|up weight in
+     * one piece, intermediate rows in whole interleaving blocks (KHR kernel), and no
+     * unmerged LoRA (whose gate/up/down terms use the fp32 gu and act). */
+    uint64_t gu_bytes = 2ull * e->I * e->H * vkx_wt_size(e->k.wt);
+    e->glu = e->k.glu_vec && !(cfg->n_adapters > 0 && !cfg->merge) && gu_bytes <= e->c->max_piece &&
+             (e->k.glu_block == 0 || e->I % e->k.glu_block == 0);
+    XF_TRY(vkx_model_upload(e->c, cfg, e->k.wt, e->glu ? e->k.glu_block : 0, &e->w));
+    for (int l = 0; e->glu && l < e->w.n_layers; l++)
+        XF_CHECK(e->w.layers[l].gu.n == 1, XF_ERR_INTERNAL, "vulkan: gate|up weight split unexpectedly");
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;
     XF_CHECK(dev_cap >= 1, XF_ERR_UNSUPPORTED, "vulkan: %s's buffers cannot hold one token of this model",

@@ -101,9 +101,7 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     vkx_rec_rmsnorm(c, k, S->mlp_norm, T, H, 0, H, 0, H, eps, 1, a16);
     if (e->glu) {
         // act16 [T, I] = silu(xn · Wgateᵀ) · (xn · Wupᵀ) in one pass
-        vkx_linear_pc pc = {.M = T, .N = e->I, .K = H, .ldx = H, .ldw = H, .ldy = e->I, .b_off = e->I,
-                            .alpha = 1.0f, .mask_adapter = -1};
-        vkx_rec_glu(c, k, S->glu, &pc);
+        vkx_rec_glu(c, k, S->glu, T, e->I, H);
     } else {
         rec_weight(e, &L->gu, S->gu, T, 0, H, 0, 2 * e->I, 0, 0);
         rec_lora(e, l, XF_MOD_GATE, T);

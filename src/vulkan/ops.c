@@ -72,9 +72,10 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
 
     /* Matrix units for 16-bit weights: the subgroup kernel on VK_KHR_cooperative_matrix
      * (reading 16-bit activations; else on VK_NV_cooperative_matrix for f16 with fp32
-     * activations). Where VK_NV_cooperative_matrix2 exists, XFWD_VK_MM=cm2 runs the
-     * multiplies on its workgroup-scope kernel instead and XFWD_VK_GLU=cm2 the gate|up
-     * product fused with SwiGLU: both measured slower than the KHR kernel on the H100
+     * activations); with KHR the gate|up product runs with SwiGLU fused into its epilogue
+     * (XFWD_VK_GLU=0: separately). Where VK_NV_cooperative_matrix2 exists, XFWD_VK_MM=cm2
+     * runs the multiplies on its workgroup-scope kernel instead and XFWD_VK_GLU=cm2 the
+     * fused gate|up product: both measured slower than the KHR kernel on the H100
      * (bench/vulkan-h100.md), so they are not the default. */
     int t16 = k->wt == VKX_WT_BF16 ? 1 : 0;
     const char *mmk = getenv("XFWD_VK_MM"), *gluk = getenv("XFWD_VK_GLU");
@@ -90,6 +91,7 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
          * WM, WN (XFWD_VK_CM_TILE); bench/vulkan-h100.md has the measurements. */
         const char *kn = getenv("XFWD_VK_CM_KERNEL");
         int db = !(kn && !strcmp(kn, "old")), pf2 = kn && !strcmp(kn, "pf2");
+        if (khr) db = 1, pf2 = !(kn && !strcmp(kn, "db")); /* KHR: pf2 (measured 4 % faster) or db */
         /* db/pf2: 128×128 tiles of 8 subgroups × 64×32, K slices of 16 — ~125 registers, so
          * two workgroups per SM (measured fastest; passed the f16 gate on the H100) */
         uint32_t m[5] = {128, 256, 32, 64, 64};
@@ -109,7 +111,8 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                  XF_ERR_INVALID_ARG, "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
         uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, 1};
         const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
-        vkx_shader csh = khr ? (t16 ? VKX_SH_LINEAR_CMK_BF16 : VKX_SH_LINEAR_CMK_F16)
+        vkx_shader csh = khr ? (t16 ? (pf2 ? VKX_SH_LINEAR_CMK_BF16P : VKX_SH_LINEAR_CMK_BF16)
+                                    : (pf2 ? VKX_SH_LINEAR_CMK_F16P : VKX_SH_LINEAR_CMK_F16))
                          : pf2  ? VKX_SH_LINEAR_CM_F16P
                          : db ? VKX_SH_LINEAR_CM_F16D
                               : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
@@ -119,6 +122,15 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         k->cm_bm = m[0];
         k->cm_bn = m[1];
         if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
+        if (khr && !glu_cm2 && !(gluk && !strcmp(gluk, "0")) && (m[4] / fn) % 2 == 0) {
+            /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
+            vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
+            cm[10] = 1;
+            XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_vec));
+            cm[10] = 0;
+            XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_scalar));
+            k->glu_bm = m[0], k->glu_bn = m[1], k->glu_block = m[4] / 2;
+        }
     }
 
     if (mm_cm2 || glu_cm2) {
@@ -237,11 +249,14 @@ void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescri
                  div_up(pc->M, k->lin_bm));
 }
 
-void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, const vkx_linear_pc *pc) {
-    if (pc->M == 0 || pc->N == 0) return;
-    int vec = pc->K % 8 == 0 && pc->ldw % 8 == 0 && pc->w_off % 8 == 0 && pc->x_off % 8 == 0 && pc->ldx % 8 == 0;
-    vkx_dispatch(c, vec ? k->glu_vec : k->glu_scalar, s, pc, sizeof(*pc), div_up(pc->N, k->glu_bn),
-                 div_up(pc->M, k->glu_bm));
+void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M, uint32_t I, uint32_t K) {
+    if (M == 0 || I == 0) return;
+    /* KHR kernel: N = the 2·I interleaved rows; NV2 kernel: N = I, up rows from b_off = I */
+    vkx_linear_pc pc = {.M = M, .N = k->glu_block ? 2 * I : I, .K = K, .ldx = K, .ldw = K, .ldy = I,
+                        .b_off = k->glu_block ? 0 : I, .alpha = 1.0f, .mask_adapter = -1};
+    int vec = K % 8 == 0;
+    vkx_dispatch(c, vec ? k->glu_vec : k->glu_scalar, s, &pc, sizeof(pc), div_up(pc.N, k->glu_bn),
+                 div_up(M, k->glu_bm));
 }
 
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,

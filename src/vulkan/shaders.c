@@ -42,6 +42,18 @@ static const uint32_t linear_cmk_f16[] = {
 static const uint32_t linear_cmk_bf16[] = {
 #include "linear_cmk_bf16.spv.inc"
 };
+static const uint32_t linear_cmk_f16p[] = {
+#include "linear_cmk_f16p.spv.inc"
+};
+static const uint32_t linear_cmk_bf16p[] = {
+#include "linear_cmk_bf16p.spv.inc"
+};
+static const uint32_t linear_cmkg_f16[] = {
+#include "linear_cmkg_f16.spv.inc"
+};
+static const uint32_t linear_cmkg_bf16[] = {
+#include "linear_cmkg_bf16.spv.inc"
+};
 static const uint32_t linear_cm2_f16[] = {
 #include "linear_cm2_f16.spv.inc"
 };
@@ -91,6 +103,10 @@ const vkx_spirv vkx_shaders[VKX_SH_COUNT] = {
     SPV(VKX_SH_LINEAR_CM_F16P, linear_cm_f16p),
     SPV(VKX_SH_LINEAR_CMK_F16, linear_cmk_f16),
     SPV(VKX_SH_LINEAR_CMK_BF16, linear_cmk_bf16),
+    SPV(VKX_SH_LINEAR_CMK_F16P, linear_cmk_f16p),
+    SPV(VKX_SH_LINEAR_CMK_BF16P, linear_cmk_bf16p),
+    SPV(VKX_SH_LINEAR_CMKG_F16, linear_cmkg_f16),
+    SPV(VKX_SH_LINEAR_CMKG_BF16, linear_cmkg_bf16),
     SPV(VKX_SH_LINEAR_CM2_F16, linear_cm2_f16),
     SPV(VKX_SH_LINEAR_CM2_BF16, linear_cm2_bf16),
     SPV(VKX_SH_LINEAR_CM2G_F16, linear_cm2g_f16),

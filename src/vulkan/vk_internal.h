@@ -48,6 +48,10 @@ typedef enum vkx_shader {
     VKX_SH_LINEAR_CM_F16P,
     VKX_SH_LINEAR_CMK_F16,
     VKX_SH_LINEAR_CMK_BF16,
+    VKX_SH_LINEAR_CMK_F16P,
+    VKX_SH_LINEAR_CMK_BF16P,
+    VKX_SH_LINEAR_CMKG_F16,
+    VKX_SH_LINEAR_CMKG_BF16,
     VKX_SH_LINEAR_CM2_F16,
     VKX_SH_LINEAR_CM2_BF16,
     VKX_SH_LINEAR_CM2G_F16,
@@ -269,8 +273,10 @@ typedef struct vkx_kernels {
     uint32_t a16;
     VkPipeline mm_vec, mm_scalar;   /* NV2 workgroup-scope multiply (a16) */
     uint32_t mm_bm, mm_bn;
-    VkPipeline glu_vec, glu_scalar; /* NV2 gate|up multiply fused with SwiGLU, 16-bit output, or NULL */
+    VkPipeline glu_vec, glu_scalar; /* gate|up multiply fused with SwiGLU, 16-bit output, or NULL */
     uint32_t glu_bm, glu_bn;
+    uint32_t glu_block;        /* KHR kernel: gate|up rows interleaved in blocks of this many
+                                  (0: the NV2 kernel, gate rows then up rows) */
     VkPipeline rmsnorm16, swiglu16, attention16;
     uint32_t att16_br;         /* attention16 is the NV2 kernel: Br tokens × one head per workgroup (0: scalar) */
     VkPipeline attention;
@@ -290,9 +296,9 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
 /* With k->a16, a multiply of wt weights (fp32_weights = 0) reads 16-bit x. */
 void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescriptorSet s,
                     const vkx_linear_pc *pc);
-/* act[M, N] (16-bit) = silu(x·Wgᵀ) · (x·Wuᵀ) with k->glu_vec: W rows [0, N) gate,
- * [pc->b_off, pc->b_off + N) up; x 16-bit; y_off / ldy address act. */
-void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, const vkx_linear_pc *pc);
+/* act[M, I] (16-bit, row stride I) = silu(x·Wgᵀ) · (x·Wuᵀ) with k->glu_vec; x [M, K]
+ * 16-bit; W the gate|up weight as k->glu_block says. */
+void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M, uint32_t I, uint32_t K);
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
                    uint32_t row0, uint32_t nrows);
 /* out16: also write the 16-bit copy (k->a16; the set binds it) — rmsnorm, attention, swiglu. */
@@ -360,8 +366,10 @@ typedef struct vkx_model {
     int r_max;              /* largest LoRA rank (0: none) */
 } vkx_model;
 
-/* Uploads the model in the weight type of k (merging adapter 0 when cfg->merge). */
-xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, vkx_model *vm);
+/* Uploads the model in the weight type of k (merging adapter 0 when cfg->merge);
+ * glu_block > 0 interleaves the gate|up rows in blocks of glu_block (k->glu_block). */
+xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, uint32_t glu_block,
+                           vkx_model *vm);
 void vkx_model_free(vkx_ctx *c, vkx_model *vm);
 
 /* ------------------------------------------------------------------ engine */

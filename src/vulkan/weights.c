@@ -77,6 +77,7 @@ typedef struct fused {
     const xf_lora *merge[3];
     int64_t rows[3];
     int64_t cols;
+    int64_t block;     /* > 0: two equal sources interleaved in blocks of this many rows */
     vkx_wt wt;
     xf_status st;      /* first failure inside a fill (host memory) */
 } fused;
@@ -119,17 +120,33 @@ static void merged_rows(fused *f, int s, int64_t a, int64_t b, void *dst) {
     free(tmp);
 }
 
+/* Rows [a, b) of source s into out, converted (and merged) as the fused weight says. */
+static void source_rows(fused *f, int s, int64_t a, int64_t b, void *out) {
+    if (f->merge[s]) merged_rows(f, s, a, b, out);
+    else to_type(f->t[s], a * f->cols, (b - a) * f->cols, f->wt, out);
+}
+
 static void fused_fill(void *user, uint32_t row0, uint32_t nrows, void *dst) {
     fused *f = user;
     char *out = dst;
     size_t es = vkx_wt_size(f->wt);
+    if (f->block > 0) { /* row r: block r / block alternates between the two sources */
+        for (int64_t r = row0, end = (int64_t)row0 + nrows; r < end;) {
+            int64_t blk = r / f->block, in = r % f->block, n = f->block - in;
+            if (n > end - r) n = end - r;
+            int64_t a = (blk / 2) * f->block + in;
+            source_rows(f, (int)(blk % 2), a, a + n, out);
+            out += (size_t)(n * f->cols) * es;
+            r += n;
+        }
+        return;
+    }
     int64_t base = 0, r = row0, end = (int64_t)row0 + nrows;
     for (int s = 0; s < f->n && r < end; s++) {
         int64_t s_end = base + f->rows[s];
         if (r < s_end) {
             int64_t a = r - base, b = (end < s_end ? end : s_end) - base;
-            if (f->merge[s]) merged_rows(f, s, a, b, out);
-            else to_type(f->t[s], a * f->cols, (b - a) * f->cols, f->wt, out);
+            source_rows(f, s, a, b, out);
             out += (size_t)((b - a) * f->cols) * es;
             r = base + b;
         }
@@ -169,7 +186,8 @@ static const xf_lora *lora_of(const xf_backend_config *cfg, int a, int l, xf_mod
     return lo->A ? lo : NULL;
 }
 
-static xf_status upload_layer(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, int l, vkx_layer *L) {
+static xf_status upload_layer(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, uint32_t glu_block, int l,
+                              vkx_layer *L) {
     xf_status st = XF_OK;
     const xf_config *mc = &cfg->model->cfg;
     const xf_layer *ml = &cfg->model->layers[l];
@@ -199,7 +217,7 @@ static xf_status upload_layer(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt w
     fused fo = {.n = 1, .t = {&ml->wo}, .merge = {MERGE(XF_MOD_O)}, .rows = {H}, .cols = qr, .wt = wt};
     XF_TRY(upload_fused(c, &fo, &L->o));
     fused fg = {.n = 2, .t = {&ml->w_gate, &ml->w_up}, .merge = {MERGE(XF_MOD_GATE), MERGE(XF_MOD_UP)},
-                .rows = {I, I}, .cols = H, .wt = wt};
+                .rows = {I, I}, .cols = H, .block = glu_block, .wt = wt};
     XF_TRY(upload_fused(c, &fg, &L->gu));
     fused fd = {.n = 1, .t = {&ml->w_down}, .merge = {MERGE(XF_MOD_DOWN)}, .rows = {H}, .cols = I, .wt = wt};
     XF_TRY(upload_fused(c, &fd, &L->down));
@@ -232,7 +250,8 @@ cleanup:
     return st;
 }
 
-xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, vkx_model *vm) {
+xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, uint32_t glu_block,
+                           vkx_model *vm) {
     xf_status st = XF_OK;
     const xf_model *m = cfg->model;
     const xf_config *mc = &m->cfg;
@@ -259,7 +278,7 @@ xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, 
     size_t rope = (size_t)mc->max_pos * (size_t)(mc->head_dim / 2) * 4;
     XF_TRY(vkx_buffer_from(c, m->rope_cos, rope, &vm->rope_cos));
     XF_TRY(vkx_buffer_from(c, m->rope_sin, rope, &vm->rope_sin));
-    for (int l = 0; l < mc->n_layers; l++) XF_TRY(upload_layer(c, cfg, wt, l, &vm->layers[l]));
+    for (int l = 0; l < mc->n_layers; l++) XF_TRY(upload_layer(c, cfg, wt, glu_block, l, &vm->layers[l]));
     if (!cfg->merge && cfg->n_adapters > 0) XF_TRY(upload_loras(c, cfg, vm));
 cleanup:
     return st;

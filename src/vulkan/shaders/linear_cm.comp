@@ -24,6 +24,8 @@
 // through a per-subgroup scratch that reuses the A stages. With PF2 as well
 // (linear_cm_f16p), the global loads run two slices ahead (two register sets).
 //
+// GLU (KHR only): the gate|up product with SwiGLU in the epilogue (see there).
+//
 // KHR variant (linear_cmk_*, with DBUF): the same kernel on GL_KHR_cooperative_matrix
 // (any vendor's VK_KHR_cooperative_matrix), reading 16-bit activations (X16: x is
 // [M, K] in the weights' type, f16 or, with BF16, bf16, as the a16 producers write
@@ -91,6 +93,9 @@ layout(std430, binding = 1) readonly buffer Wt { uint16_t w[]; };
 layout(std430, binding = 1) readonly buffer Wt8 { uvec4 w8[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) buffer Y { float y[]; };
+#ifdef GLU
+layout(std430, binding = 3) writeonly buffer Y16 { T16 y16[]; };
+#endif
 layout(std430, binding = 4) readonly buffer TA { int tok_adapter[]; };
 
 layout(push_constant) uniform PC {
@@ -398,6 +403,45 @@ void main() {
         barrier();
     }
 #endif
+#ifdef GLU
+    // act [M, N/2] (16-bit, at y_off / ldy of y16) = silu(gate) · up. The host stores the
+    // gate|up weight rows interleaved in blocks of WN/2 (a gate block, then the up block
+    // of the same act columns, ...), so in every subgroup fragment j < FN/2 holds gate
+    // values and fragment j + FN/2 the up values of the same act columns. Whole
+    // fragments inside act are stored directly (f16); the rest, and bf16, go element
+    // by element through the per-subgroup scratch in As.
+    const uint FH = FN / 2u;
+    uint cb = sg * (TM * TN / 4u), nout = pc.N / 2u;
+    [[unroll]] for (uint i = 0u; i < FM; i++) {
+        [[unroll]] for (uint j = 0u; j < FH; j++) {
+            FRAG_C g = acc[i][j];
+            [[unroll]] for (int e = 0; e < g.length(); e++) {
+                float gv = g[e];
+                g[e] = gv / (1.0 + exp(-gv)) * acc[i][j + FH][e];
+            }
+            uint fm = m0 + wm0 + i * TM, fc = (n0 + wn0) / 2u + j * TN;
+            bool inside = fm + TM <= pc.M && fc + TN <= nout;
+#ifndef BF16
+            if (inside && pc.ldy % 8u == 0u && pc.y_off % 8u == 0u) {
+                coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> h =
+                    coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(g);
+                coopMatStore(h, y16, pc.y_off + fm * pc.ldy + fc, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
+                continue;
+            }
+#endif
+            CM_STORE(g, As, cb, TN / 4u);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            [[unroll]] for (uint r = 0u; r < EPL; r++) {
+                uint e = lane + r * SG;
+                uint gm = fm + e / TN, gc = fc + e % TN;
+                if (gm < pc.M && gc < nout)
+                    y16[pc.y_off + gm * pc.ldy + gc] = T16(uintBitsToFloat(As[cb + e / 4u][e % 4u]));
+            }
+            subgroupBarrier();
+        }
+    }
+#else
     // Epilogue. The scratch (TM·TN floats per subgroup, as 16-byte units) reuses
     // As: the loop's last barrier ended every read of it.
     uint cb = sg * (TM * TN / 4u);
@@ -429,5 +473,6 @@ void main() {
             }
         }
     }
+#endif
 }
 #endif
