@@ -77,15 +77,19 @@ if [ "${VK_TESTS:-1}" = 1 ]; then
   # the other matrix-unit kernels this device offers, each on the op tests and one golden case:
   # NV subgroup (fp32 activations), NV2 workgroup-scope multiplies, NV2 gate|up+SwiGLU,
   # gate|up and SwiGLU as two passes,
-  # the shared-memory variant of the NV2 attention, the KHR kernel with global loads one
+  # the KHR attention (two tiles), the NV2 one's shared-memory variant, the scalar attention,
+  # the KHR kernel with global loads one
   # slice ahead (db; the default is two, pf2)
   hd=$golden/qwen3-hd128-bf16
-  for v in XFWD_VK_COOPMAT=nv XFWD_VK_MM=cm2 XFWD_VK_GLU=cm2 XFWD_VK_GLU=0 XFWD_VK_ATT_CM2=smem XFWD_VK_CM_KERNEL=db; do
+  for v in XFWD_VK_COOPMAT=nv XFWD_VK_MM=cm2 XFWD_VK_GLU=cm2 XFWD_VK_GLU=0 XFWD_VK_ATT=khr \
+           XFWD_VK_ATT=khr+XFWD_VK_ATT_KHR_TILE=2,64,0 XFWD_VK_ATT_CM2=smem XFWD_VK_ATT=scalar \
+           XFWD_VK_CM_KERNEL=db; do
     for mode in f16 bf16; do
-      [ "$v" = XFWD_VK_COOPMAT=nv ] || [ "$v" = XFWD_VK_CM_KERNEL=db ] || [ "$v" = XFWD_VK_ATT_CM2=smem ] &&
-        [ "$mode" = bf16 ] && continue
-      run_test "ops_${mode}_$v" env "$v" "$build/tests/test_ops" --backend vulkan --dtype "$mode"
-      run_test "golden_${mode}_$v" env "$v" "$build/tests/test_golden" --backend vulkan --dtype "$mode" --case "$hd"
+      case "$v" in XFWD_VK_COOPMAT=nv|XFWD_VK_CM_KERNEL=db|*smem|*TILE*) [ "$mode" = bf16 ] && continue ;; esac
+      IFS=+ read -r -a envs <<<"$v"  # NAME=VALUE[+NAME=VALUE]
+      run_test "ops_${mode}_$v" env "${envs[@]}" "$build/tests/test_ops" --backend vulkan --dtype "$mode"
+      run_test "golden_${mode}_$v" env "${envs[@]}" "$build/tests/test_golden" --backend vulkan --dtype "$mode" \
+        --case "$hd"
     done
   done
   run_test golden_f16_glu_llama env XFWD_VK_GLU=cm2 "$build/tests/test_golden" --backend vulkan --dtype f16 \

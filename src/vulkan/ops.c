@@ -193,13 +193,22 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
              c->device_name, a[0], a[1], a[2], a[3], a[4]);
     uint32_t att[7] = {a[0], (uint32_t)D, a[1], a[2], a[3], a[4], 0};
     XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 7, &k->attention));
-    /* NV2 flash attention: Br tokens of one head per workgroup, keys in blocks of Bc
-     * (XFWD_VK_ATT_CM2_TILE "Br,Bc,0"; XFWD_VK_ATT_CM2=smem: row factors through shared
-     * memory, =0: the scalar kernel). Its matrices are Br×D, D×Bc, Br×Bc and Bc×D. */
+    /* Attention in the 16-bit modes (XFWD_VK_ATT=cm2|khr|scalar picks one; a kernel asked
+     * for that the device or tile cannot run is an error, not a silent fallback):
+     * - NV2 flash attention (attention_cm2.comp, the default where available): Br tokens of
+     *   one head per workgroup, keys in blocks of Bc (XFWD_VK_ATT_CM2_TILE "Br,Bc,0";
+     *   XFWD_VK_ATT_CM2=smem: row factors through shared memory). Its matrices are Br×D,
+     *   D×Bc, Br×Bc and Bc×D;
+     * - KHR flash attention (attention_cmk.comp, on request): 16·NSG tokens of one head per
+     *   workgroup, keys in blocks of BC, on 16×16×16 subgroup fragments
+     *   (XFWD_VK_ATT_KHR_TILE "NSG,BC,0"); on the H100 slower than both others;
+     * - else the scalar kernel with a 16-bit output. */
+    const char *att_kind = getenv("XFWD_VK_ATT");
+    int ask_cm2 = att_kind && !strcmp(att_kind, "cm2"), ask_khr = att_kind && !strcmp(att_kind, "khr");
     uint32_t bt[3] = {64, 64, 0}, awg = 0;
     env_tile3("XFWD_VK_ATT_CM2_TILE", bt);
     const char *ae = getenv("XFWD_VK_ATT_CM2");
-    if (k->a16 && c->cm2[t16] && c->cm2_att && !(ae && !strcmp(ae, "0"))) {
+    if (k->a16 && c->cm2[t16] && c->cm2_att && (!att_kind || ask_cm2)) {
         /* every matrix's rows must fit the M granularity (Br, D) and its columns and
          * inner dimension the N and K granularities (Bc, D) */
         uint32_t g = bt[1], d = (uint32_t)D, gm = bt[0];
@@ -208,6 +217,20 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         while (d) { uint32_t r = gm % d; gm = d; d = r; } /* gm = gcd(Br, D) */
         awg = vkx_cm2_wg(c, t16, gm, g, g, 256);
     }
+    XF_CHECK(!ask_cm2 || !k->a16 || awg, XF_ERR_UNSUPPORTED,
+             "vulkan: XFWD_VK_ATT=cm2: no NV cooperative-matrix-2 attention for head_dim %d in this mode", D);
+    uint32_t kt[3] = {4, 32, 0};
+    env_tile3("XFWD_VK_ATT_KHR_TILE", kt);
+    uint32_t rs = (uint32_t)D / 8 + 1, kv_rows = 2 * kt[1] > 16 * kt[0] ? 2 * kt[1] : 16 * kt[0];
+    uint32_t kshared = 16 * rs * kv_rows + 4 * 16 * kt[0] * kt[1] + 16 * 16 * kt[0] * (kt[1] / 8 + 1) +
+                       4 * 16 * kt[0] + 4 * 256;
+    int att_khr = ask_khr && k->a16 && c->khr[t16] && c->khr_m[t16] == 16 && c->khr_n[t16] == 16 &&
+                  c->khr_k[t16] == 16 && c->subgroup_size == 32 && D % 16 == 0 && kt[0] >= 1 && kt[1] % 32 == 0 &&
+                  kt[1] && 32 * kt[0] <= c->props.limits.maxComputeWorkGroupInvocations &&
+                  kshared <= c->max_shared;
+    XF_CHECK(!ask_khr || !k->a16 || att_khr, XF_ERR_UNSUPPORTED,
+             "vulkan: XFWD_VK_ATT=khr: not available for head_dim %d with tile %u,%u (KHR 16x16x16 fragments, "
+             "subgroups of 32 and %u bytes of shared memory needed)", D, kt[0], kt[1], kshared);
     if (awg) {
         XF_CHECK(bt[0] % 16 == 0 && bt[1] % 16 == 0 && bt[0] && bt[1] && bt[0] <= 256 && bt[1] <= 256,
                  XF_ERR_INVALID_ARG, "vulkan: bad attention tile %u,%u", bt[0], bt[1]);
@@ -216,6 +239,10 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                             : ae && !strcmp(ae, "smem") ? VKX_SH_ATTENTION_CM2R_F16 : VKX_SH_ATTENTION_CM2_F16;
         XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->attention16));
         k->att16_br = bt[0];
+    } else if (att_khr) {
+        uint32_t sp[4] = {32 * kt[0], (uint32_t)D, kt[0], kt[1]};
+        XF_TRY(vkx_pipeline(c, t16 ? VKX_SH_ATTENTION_CMK_BF16 : VKX_SH_ATTENTION_CMK_F16, sp, 4, &k->attention16));
+        k->att16_br = 16 * kt[0];
     } else if (k->a16) {
         att[6] = k->a16;
         XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 7, &k->attention16));

@@ -66,6 +66,12 @@ static const uint32_t linear_cm2g_f16[] = {
 static const uint32_t linear_cm2g_bf16[] = {
 #include "linear_cm2g_bf16.spv.inc"
 };
+static const uint32_t attention_cmk_f16[] = {
+#include "attention_cmk_f16.spv.inc"
+};
+static const uint32_t attention_cmk_bf16[] = {
+#include "attention_cmk_bf16.spv.inc"
+};
 static const uint32_t attention_cm2_f16[] = {
 #include "attention_cm2_f16.spv.inc"
 };
@@ -111,6 +117,8 @@ const vkx_spirv vkx_shaders[VKX_SH_COUNT] = {
     SPV(VKX_SH_LINEAR_CM2_BF16, linear_cm2_bf16),
     SPV(VKX_SH_LINEAR_CM2G_F16, linear_cm2g_f16),
     SPV(VKX_SH_LINEAR_CM2G_BF16, linear_cm2g_bf16),
+    SPV(VKX_SH_ATTENTION_CMK_F16, attention_cmk_f16),
+    SPV(VKX_SH_ATTENTION_CMK_BF16, attention_cmk_bf16),
     SPV(VKX_SH_ATTENTION_CM2_F16, attention_cm2_f16),
     SPV(VKX_SH_ATTENTION_CM2_BF16, attention_cm2_bf16),
     SPV(VKX_SH_ATTENTION_CM2R_F16, attention_cm2r_f16),

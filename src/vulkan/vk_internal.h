@@ -56,6 +56,8 @@ typedef enum vkx_shader {
     VKX_SH_LINEAR_CM2_BF16,
     VKX_SH_LINEAR_CM2G_F16,
     VKX_SH_LINEAR_CM2G_BF16,
+    VKX_SH_ATTENTION_CMK_F16,
+    VKX_SH_ATTENTION_CMK_BF16,
     VKX_SH_ATTENTION_CM2_F16,
     VKX_SH_ATTENTION_CM2_BF16,
     VKX_SH_ATTENTION_CM2R_F16,
@@ -278,7 +280,8 @@ typedef struct vkx_kernels {
     uint32_t glu_block;        /* KHR kernel: gate|up rows interleaved in blocks of this many
                                   (0: the NV2 kernel, gate rows then up rows) */
     VkPipeline rmsnorm16, swiglu16, attention16;
-    uint32_t att16_br;         /* attention16 is the NV2 kernel: Br tokens × one head per workgroup (0: scalar) */
+    uint32_t att16_br;         /* attention16 is a matrix-unit kernel (KHR or NV2): Br tokens × one
+                                  head per workgroup (0: the scalar kernel) */
     VkPipeline attention;
     uint32_t att_bt, att_qpt, att_d; /* tokens per workgroup, heads per thread, head_dim */
 } vkx_kernels;
