@@ -294,7 +294,9 @@ static xf_status create_device(vkx_ctx *c) {
     vkGetPhysicalDeviceMemoryProperties(c->phys, &c->memprops);
     snprintf(c->device_name, sizeof(c->device_name), "%s", c->props.deviceName);
 
-    VkPhysicalDeviceSubgroupProperties sgp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceVulkan13Properties p13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_PROPERTIES};
+    VkPhysicalDeviceSubgroupProperties sgp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+                                              .pNext = c->props.apiVersion >= VK_API_VERSION_1_3 ? &p13 : NULL};
     VkPhysicalDeviceVulkan11Properties p11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES,
                                               .pNext = &sgp};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &p11};
@@ -378,6 +380,11 @@ static xf_status create_device(vkx_ctx *c) {
         cm2f.cooperativeMatrixTensorAddressing && cm2f.cooperativeMatrixPerElementOperations)
         query_cm2(c, bf16_ok);
     c->cm2_att = cm2f.cooperativeMatrixReductions && cm2f.cooperativeMatrixConversions;
+    /* Pipelines run with full subgroups of exactly subgroup_size invocations where the
+     * device can promise that (the shuffles and subgroup tiles assume it). */
+    c->pin_subgroup = v13 && f13.subgroupSizeControl && f13.computeFullSubgroups &&
+                      (p13.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                      c->subgroup_size >= p13.minSubgroupSize && c->subgroup_size <= p13.maxSubgroupSize;
     c->cm2[0] = c->cm2[0] && c->khr[0];
     c->cm2[1] = c->cm2[1] && c->khr[1];
     if (base && has_nv_cm && cmf.cooperativeMatrix && cap_kind >= 1 && !c->khr[0]) query_coopmat(c);
@@ -413,12 +420,15 @@ static xf_status create_device(vkx_ctx *c) {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_BFLOAT16_FEATURES_KHR,
         .shaderBFloat16Type = VK_TRUE, .shaderBFloat16CooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceVulkan13Features en13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
-                                             .maintenance4 = VK_TRUE};
+                                             .maintenance4 = c->cm2[0] || c->cm2[1] ? VK_TRUE : VK_FALSE,
+                                             .subgroupSizeControl = c->pin_subgroup ? VK_TRUE : VK_FALSE,
+                                             .computeFullSubgroups = c->pin_subgroup ? VK_TRUE : VK_FALSE};
     int any_khr = c->khr[0] || c->khr[1], any_cm2 = c->cm2[0] || c->cm2[1];
     void *chain = c->pipe_stats ? (void *)&en_pe : NULL;
     if (c->coopmat) en_cm.pNext = chain, chain = &en_cm;
     if (any_khr) en_kcm.pNext = chain, chain = &en_kcm;
-    if (any_cm2) en_cm2.pNext = chain, chain = &en_cm2, en13.pNext = chain, chain = &en13;
+    if (any_cm2) en_cm2.pNext = chain, chain = &en_cm2;
+    if (any_cm2 || c->pin_subgroup) en13.pNext = chain, chain = &en13;
     if (c->use_bf16) en_bf.pNext = chain, chain = &en_bf;
     int any_cm = c->coopmat || any_khr;
     VkPhysicalDeviceVulkan12Features en12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,

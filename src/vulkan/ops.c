@@ -103,33 +103,39 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         uint32_t cwg = sg * nsg, units = m[2] / 8;
         uint32_t scratch = 4 * nsg * fm * fn, stage_a = 16 * (units + 1) * m[0];
         uint32_t shared = db ? 2 * 16 * (units + 1) * (m[0] + m[1]) : 16 * (units + 1) * (m[0] + m[1]) + scratch;
-        XF_CHECK(nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % fm == 0 && m[4] % fn == 0 &&
-                     m[2] % 8 == 0 && m[2] % fk == 0 && (fm * fn) % sg == 0 && (!khr || db) &&
-                     cwg <= c->props.limits.maxComputeWorkGroupInvocations &&
-                     (m[0] * units) % cwg == 0 && (m[1] * units) % cwg == 0 && shared <= c->max_shared &&
-                     (!db || (fn % 4 == 0 && scratch <= 2 * stage_a)),
-                 XF_ERR_INVALID_ARG, "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
-        uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, 1};
-        const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
-        vkx_shader csh = khr ? (t16 ? (pf2 ? VKX_SH_LINEAR_CMK_BF16P : VKX_SH_LINEAR_CMK_BF16)
-                                    : (pf2 ? VKX_SH_LINEAR_CMK_F16P : VKX_SH_LINEAR_CMK_F16))
-                         : pf2  ? VKX_SH_LINEAR_CM_F16P
-                         : db ? VKX_SH_LINEAR_CM_F16D
-                              : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
-        XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_vec));
-        cm[10] = 0;
-        XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_scalar));
-        k->cm_bm = m[0];
-        k->cm_bn = m[1];
-        if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
-        if (khr && !glu_cm2 && !(gluk && !strcmp(gluk, "0")) && (m[4] / fn) % 2 == 0) {
-            /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
-            vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
-            cm[10] = 1;
-            XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_vec));
+        int fits = nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % fm == 0 && m[4] % fn == 0 &&
+                   m[2] % 8 == 0 && m[2] % fk == 0 && (fm * fn) % sg == 0 && (!khr || db) &&
+                   cwg <= c->props.limits.maxComputeWorkGroupInvocations && (m[0] * units) % cwg == 0 &&
+                   (m[1] * units) % cwg == 0 && shared <= c->max_shared &&
+                   (!db || (fn % 4 == 0 && scratch <= 2 * stage_a));
+        /* A tile asked for must fit. The default tile not fitting this device's fragments,
+         * subgroups or shared memory leaves the multiplies to the plain kernel. */
+        XF_CHECK(fits || !getenv("XFWD_VK_CM_TILE"), XF_ERR_INVALID_ARG,
+                 "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
+        if (!fits) khr = 0;
+        if (fits) {
+            uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, 1};
+            const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
+            vkx_shader csh = khr ? (t16 ? (pf2 ? VKX_SH_LINEAR_CMK_BF16P : VKX_SH_LINEAR_CMK_BF16)
+                                        : (pf2 ? VKX_SH_LINEAR_CMK_F16P : VKX_SH_LINEAR_CMK_F16))
+                             : pf2  ? VKX_SH_LINEAR_CM_F16P
+                             : db ? VKX_SH_LINEAR_CM_F16D
+                                  : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
+            XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_vec));
             cm[10] = 0;
-            XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_scalar));
-            k->glu_bm = m[0], k->glu_bn = m[1], k->glu_block = m[4] / 2;
+            XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_scalar));
+            k->cm_bm = m[0];
+            k->cm_bn = m[1];
+            if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
+            if (khr && !glu_cm2 && !(gluk && !strcmp(gluk, "0")) && (m[4] / fn) % 2 == 0) {
+                /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
+                vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
+                cm[10] = 1;
+                XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_vec));
+                cm[10] = 0;
+                XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_scalar));
+                k->glu_bm = m[0], k->glu_bn = m[1], k->glu_block = m[4] / 2;
+            }
         }
     }
 

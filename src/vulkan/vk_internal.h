@@ -128,6 +128,7 @@ typedef struct vkx_ctx {
     uint32_t cm2_shape[2][8][4];
     int cm2_nshape[2];
     int cm2_att;                /* NV2 reductions and conversions too (the NV2 attention kernel) */
+    int pin_subgroup;           /* pipelines require full subgroups of subgroup_size (Vulkan 1.3) */
     int use_bf16;               /* VK_KHR_shader_bfloat16 enabled (bf16 matrix units) */
     char cm_report[2048];       /* what the device offers (XFWD_VK_PROBE=1 prints it) */
     VkDeviceSize max_range;     /* largest storage-buffer binding (maxStorageBufferRange) */
