@@ -1,7 +1,8 @@
 /* device.c — the Vulkan context: instance, the chosen physical device and its
- * limits and features (16-bit storage, fp16 arithmetic, subgroup shuffles,
- * NV cooperative matrices), one compute queue, one command buffer and fence,
- * the shared descriptor-set and pipeline layouts, and the pipeline cache. */
+ * limits and features (16-bit storage, fp16 arithmetic, subgroup shuffles and
+ * sizes, cooperative matrices: KHR, NV and NV2, bf16), one compute queue, one
+ * command buffer and fence, the shared descriptor-set and pipeline layouts, and
+ * the pipeline cache. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,15 +1,14 @@
 #version 450
-// linear_cm.comp — the matrix-unit path of linear (f16 mode), through cooperative
-// matrices (GL_NV_cooperative_matrix: the glslc of Debian 12 has no
-// GL_KHR_cooperative_matrix; NVIDIA devices expose both extensions):
+// linear_cm.comp — the matrix-unit path of linear through subgroup cooperative
+// matrices: GL_NV_cooperative_matrix by default (f16 weights, x fp32 rounded to
+// f16 as it is staged), GL_KHR_cooperative_matrix with KHR (see below):
 //   y[m, n] = alpha · Σ_k x[m, k] · W[n, k] + bias[n]  (+ y[m, n] when accumulating)
-// x [M, K] fp32, rounded to f16 as it is staged; W [N, K] f16; y [M, N] fp32.
-// f16 × f16 products accumulate in fp32. Same push constants and bindings as
-// linear.comp, so the host can use either.
+// W [N, K] 16-bit; y [M, N] fp32. 16-bit products accumulate in fp32. Same push
+// constants and bindings as linear.comp, so the host can use either.
 //
 // A workgroup of (BM/WM)·(BN/WN) subgroups computes a BM×BN tile of y, each
 // subgroup a WM×WN sub-tile as (WM/TM)·(WN/TN) accumulator fragments of the
-// device's TM×TN×TK shape (from vkGetPhysicalDeviceCooperativeMatrixPropertiesNV).
+// device's TM×TN×TK shape (from vkGetPhysicalDeviceCooperativeMatrixProperties*).
 // K advances in slices of BK: the workgroup stages x and W slices in shared
 // memory as rows of 16-byte units (8 halves, one unit of padding per row
 // against bank conflicts), fetching the next slice into registers while the
