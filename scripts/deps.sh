@@ -28,4 +28,8 @@ fi
 # the Vulkan backend's matrix-unit shaders need a newer glslc and Vulkan headers than
 # Debian 12 ships: fetched into .cache/shader-tools when the system's are too old
 bash "$(dirname "$0")/fetch-shader-tools.sh" | head -n 1
+# and a newer lavapipe with cooperative matrices, so that the tests run the matrix-unit
+# kernels on the CPU too (optional: without it those tests are not registered)
+bash "$(dirname "$0")/fetch-vulkan-testing.sh" ||
+  echo "deps: no cooperative-matrix lavapipe (scripts/fetch-vulkan-testing.sh failed): its tests are left out" >&2
 echo "deps: all present"

@@ -88,32 +88,43 @@ static void test_rmsnorm(run *r) {
 
 static void test_linear(run *r) {
     const int Ts[] = {1, 5, 33}, ins[] = {1, 7, 64, 130}, outs[] = {1, 3, 96, 257};
-    int k = 0;
-    for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 4; b++)
-            for (int c = 0; c < 4; c++, k++) {
-                int T = Ts[a], in = ins[b], O = outs[c], with_bias = k % 2, acc = (k / 2) % 2;
-                float *x = malloc(sizeof(float) * (size_t)(T * in)), *W = malloc(sizeof(float) * (size_t)(O * in));
-                float *bias = malloc(sizeof(float) * (size_t)O);
-                float *ref = malloc(sizeof(float) * (size_t)(T * O)), *out = alloc_out(T * O);
-                xt_fill_uniform(x, T * in, 100 + k, 1.0f);
-                xt_fill_uniform(W, O * in, 200 + k, 1.0f / sqrtf((float)in));
-                xt_fill_uniform(bias, O, 300 + k, 0.5f);
-                round_inputs(r->mode, x, T * in);
-                round_inputs(r->mode, W, O * in);
-                xt_fill_uniform(ref, T * O, 400 + k, 1.0f);
-                memcpy(out, ref, sizeof(float) * (size_t)(T * O));
-                xf_tensor Wt = {.data = W, .type = XF_W_F32, .ndim = 2, .shape = {O, in}};
-                xf_tensor bt = {.data = bias, .type = XF_W_F32, .ndim = 1, .shape = {O, 1}};
-                xf_ref_linear(x, &Wt, with_bias ? &bt : NULL, ref, T, in, O, acc);
-                char what[96];
-                snprintf(what, sizeof what, "linear T=%d in=%d out=%d%s%s", T, in, O, with_bias ? " +bias" : "",
-                         acc ? " +acc" : "");
-                if (outcome(r, r->ops->linear(r->mode, x, W, with_bias ? bias : NULL, out, T, in, O, acc), what))
-                    compare(r, what, out, ref, T * O);
-                free(x), free(W), free(bias), free(ref), free(out);
-                if (r->no_device) return;
-            }
+    /* then the tiny golden models' projections (T, in, out, bias, acc): inner sizes that
+     * are multiples of 8 but not of the K slice, outputs narrower than a tile, and row
+     * counts that end a tile part-way in its second half (whole and partial fragments
+     * of one workgroup: the case a driver got wrong) */
+    static const int extra[][5] = {{9, 136, 64, 0, 1}, {9, 128, 64, 0, 1}, {9, 64, 256, 1, 0},
+                                   {9, 64, 272, 0, 0}, {87, 136, 64, 0, 1}, {200, 72, 40, 1, 1},
+                                   {65, 64, 64, 0, 0}, {87, 64, 128, 0, 0}};
+    const int n_grid = 3 * 4 * 4, n_extra = (int)(sizeof(extra) / sizeof(extra[0]));
+    for (int k = 0; k < n_grid + n_extra; k++) {
+        int T, in, O, with_bias, acc;
+        if (k < n_grid) {
+            T = Ts[k / 16], in = ins[(k / 4) % 4], O = outs[k % 4], with_bias = k % 2, acc = (k / 2) % 2;
+        } else {
+            const int *e = extra[k - n_grid];
+            T = e[0], in = e[1], O = e[2], with_bias = e[3], acc = e[4];
+        }
+        float *x = malloc(sizeof(float) * (size_t)(T * in)), *W = malloc(sizeof(float) * (size_t)(O * in));
+        float *bias = malloc(sizeof(float) * (size_t)O);
+        float *ref = malloc(sizeof(float) * (size_t)(T * O)), *out = alloc_out(T * O);
+        xt_fill_uniform(x, T * in, 100 + k, 1.0f);
+        xt_fill_uniform(W, O * in, 200 + k, 1.0f / sqrtf((float)in));
+        xt_fill_uniform(bias, O, 300 + k, 0.5f);
+        round_inputs(r->mode, x, T * in);
+        round_inputs(r->mode, W, O * in);
+        xt_fill_uniform(ref, T * O, 400 + k, 1.0f);
+        memcpy(out, ref, sizeof(float) * (size_t)(T * O));
+        xf_tensor Wt = {.data = W, .type = XF_W_F32, .ndim = 2, .shape = {O, in}};
+        xf_tensor bt = {.data = bias, .type = XF_W_F32, .ndim = 1, .shape = {O, 1}};
+        xf_ref_linear(x, &Wt, with_bias ? &bt : NULL, ref, T, in, O, acc);
+        char what[96];
+        snprintf(what, sizeof what, "linear T=%d in=%d out=%d%s%s", T, in, O, with_bias ? " +bias" : "",
+                 acc ? " +acc" : "");
+        if (outcome(r, r->ops->linear(r->mode, x, W, with_bias ? bias : NULL, out, T, in, O, acc), what))
+            compare(r, what, out, ref, T * O);
+        free(x), free(W), free(bias), free(ref), free(out);
+        if (r->no_device) return;
+    }
 }
 
 static void test_qknorm_rope(run *r) {

@@ -3,8 +3,9 @@
 # large models take on real devices (chunked submissions, split weights, 2-D
 # dispatch), forced on the tiny cases by lowering the device limits. Without a
 # Vulkan device each test exits 77 (skipped). CI runs them on Mesa's lavapipe.
-# f32 must match within 1e-5; f16/bf16 run the plain shader path on lavapipe
-# (no cooperative matrices) and the matrix-unit path where the device has it.
+# f32 must match within 1e-5; f16/bf16 run the plain shader path on Debian 12's
+# lavapipe (no cooperative matrices) and the matrix-unit path where the device has
+# it — in CI too, through Debian testing's lavapipe (the *_coopmat tests below).
 if(NOT XFWD_VULKAN)
   return()
 endif()
@@ -29,6 +30,36 @@ xf_add_test(NAME golden_vulkan_f32_qwen3-tiny_split TIMEOUT 300
   COMMAND test_golden --backend vulkan --dtype f32 --case ${XF_GOLDEN_DIR}/qwen3-tiny)
 set_property(TEST golden_vulkan_f32_qwen3-tiny_split PROPERTY ENVIRONMENT
   XFWD_VK_WEIGHT_PIECE=4096 XFWD_VK_MAX_GROUPS=5)
+
+# The matrix-unit path on the CPU: Debian testing's lavapipe offers
+# VK_KHR_cooperative_matrix (8×8×8 f16 fragments, subgroups of 8), so the KHR
+# multiply (both prefetch depths), its fused SwiGLU, the unfused SwiGLU and the
+# 16-bit activations run here against the CPU reference. scripts/fetch-vulkan-testing.sh
+# provides the runtime; XFWD_VK_REQUIRE_COOPMAT=1 makes a run without matrix units
+# fail instead of passing on the plain path. (Not under the sanitizers: the runtime
+# brings its own C library.)
+if(EXISTS ${PROJECT_SOURCE_DIR}/.cache/vulkan-testing/run AND NOT XFWD_SANITIZE)
+  # skipped (77) where the build travels without the runtime (the GPU machine)
+  set(XF_VK_TESTING ${CMAKE_CURRENT_SOURCE_DIR}/with-vulkan-testing.sh)
+  set(_cm_tests ops_vulkan_f16_coopmat ops_vulkan_f16_coopmat_db golden_vulkan_f16_coopmat_unfused)
+  xf_add_test(NAME ops_vulkan_f16_coopmat TIMEOUT 900
+    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16)
+  xf_add_test(NAME ops_vulkan_f16_coopmat_db TIMEOUT 900
+    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16)
+  foreach(case ${XF_GOLDEN_CASES})
+    xf_add_test(NAME golden_vulkan_f16_coopmat_${case} TIMEOUT 600
+      COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_golden> --backend vulkan --dtype f16 --case ${XF_GOLDEN_DIR}/${case})
+    list(APPEND _cm_tests golden_vulkan_f16_coopmat_${case})
+  endforeach()
+  xf_add_test(NAME golden_vulkan_f16_coopmat_unfused TIMEOUT 600
+    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_golden> --backend vulkan --dtype f16
+            --case ${XF_GOLDEN_DIR}/qwen3-hd128-bf16)
+  foreach(t ${_cm_tests})
+    set_property(TEST ${t} PROPERTY ENVIRONMENT XFWD_VK_REQUIRE_COOPMAT=1)
+  endforeach()
+  set_property(TEST ops_vulkan_f16_coopmat_db APPEND PROPERTY ENVIRONMENT XFWD_VK_CM_KERNEL=db)
+  set_property(TEST golden_vulkan_f16_coopmat_unfused APPEND PROPERTY ENVIRONMENT XFWD_VK_GLU=0)
+endif()
 
 # Per-sequence adapters, chunked submissions, the pipeline cache file; and the
 # error a machine without a Vulkan driver gives (the loader pointed at nothing).

@@ -172,6 +172,11 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
             k->glu_bm = glu[0], k->glu_bn = glu[1];
         }
     }
+    /* tests: a 16-bit mode that must run on matrix units (a driver that lost them fails) */
+    const char *req = getenv("XFWD_VK_REQUIRE_COOPMAT");
+    XF_CHECK(!(req && !strcmp(req, "1")) || k->wt == VKX_WT_F32 || k->cm_vec || k->mm_vec, XF_ERR_UNSUPPORTED,
+             "vulkan: XFWD_VK_REQUIRE_COOPMAT=1, but %s offers no usable cooperative matrices for this mode",
+             c->device_name);
     if (k->a16) {
         uint32_t o16 = k->a16;
         XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, &o16, 1, &k->rmsnorm16));

@@ -18,8 +18,8 @@
 // DBUF variant (linear_cm_f16d): two shared-memory stages, one barrier per K
 // slice (slice k+1 is fetched into registers and written to the other stage
 // while slice k is multiplied). The epilogue stores whole fragments straight to
-// y (scaled, plus the old y when accumulating) where the fragment lies inside
-// y and no bias or row mask applies; otherwise it goes element by element
+// y (scaled, plus the old y when accumulating) where the workgroup's whole tile lies
+// inside y and no bias or row mask applies; otherwise it goes element by element
 // through a per-subgroup scratch that reuses the A stages. With PF2 as well
 // (linear_cm_f16p), the global loads run two slices ahead (two register sets).
 //
@@ -272,17 +272,21 @@ void main() {
     uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
     uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
 
-    // Fragments that lie inside y are stored whole at the end (direct) when no
-    // bias or row mask applies; when accumulating with alpha = 1 they start from
-    // the old y instead of zero (glslc 2023.2's optimizer crashes on the sum of two
-    // cooperative matrices, so the old y cannot be added at the end).
-    bool direct = (pc.flags & 5u) == 0u && pc.ldy % 4u == 0u && pc.y_off % 4u == 0u;
+    // When the workgroup's tile lies inside y and no bias or row mask applies, its
+    // fragments are stored whole at the end (direct); when accumulating with alpha = 1
+    // they start from the old y instead of zero (glslc 2023.2's optimizer crashed on the
+    // sum of two cooperative matrices, so the old y is not added at the end).
+    // The choice is made per workgroup, never per fragment: the
+    // element-wise path synchronises its subgroup, and subgroup barriers in control flow
+    // that differs between subgroups broke on a driver (Mesa's lavapipe 26).
+    bool direct = m0 + BM <= pc.M && n0 + BN <= pc.N && (pc.flags & 5u) == 0u && pc.ldy % 4u == 0u &&
+                  pc.y_off % 4u == 0u;
     bool pre = direct && (pc.flags & 2u) != 0u && pc.alpha == 1.0;
     FRAG_C acc[FM][FN];
     [[unroll]] for (uint i = 0u; i < FM; i++)
         [[unroll]] for (uint j = 0u; j < FN; j++) {
             uint fm = m0 + wm0 + i * TM, fn = n0 + wn0 + j * TN;
-            if (pre && fm + TM <= pc.M && fn + TN <= pc.N)
+            if (pre)
                 CM_LOAD(acc[i][j], y, pc.y_off + fm * pc.ldy + fn, pc.ldy, false);
             else
                 acc[i][j] = FRAG_C(0.0);
@@ -411,6 +415,8 @@ void main() {
     // by element through the per-subgroup scratch in As.
     const uint FH = FN / 2u;
     uint cb = sg * (TM * TN / 4u), nout = pc.N / 2u;
+    // per workgroup, as above: the whole tile's act columns inside
+    bool gdirect = m0 + BM <= pc.M && (n0 + BN) / 2u <= nout && pc.ldy % 8u == 0u && pc.y_off % 8u == 0u;
     [[unroll]] for (uint i = 0u; i < FM; i++) {
         [[unroll]] for (uint j = 0u; j < FH; j++) {
             FRAG_C g = acc[i][j];
@@ -419,9 +425,8 @@ void main() {
                 g[e] = gv / (1.0 + exp(-gv)) * acc[i][j + FH][e];
             }
             uint fm = m0 + wm0 + i * TM, fc = (n0 + wn0) / 2u + j * TN;
-            bool inside = fm + TM <= pc.M && fc + TN <= nout;
 #ifndef BF16
-            if (inside && pc.ldy % 8u == 0u && pc.y_off % 8u == 0u) {
+            if (gdirect) {
                 coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> h =
                     coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(g);
                 coopMatStore(h, y16, pc.y_off + fm * pc.ldy + fc, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
@@ -447,8 +452,7 @@ void main() {
     [[unroll]] for (uint i = 0u; i < FM; i++) {
         [[unroll]] for (uint j = 0u; j < FN; j++) {
             uint fm = m0 + wm0 + i * TM, fn = n0 + wn0 + j * TN;
-            bool inside = fm + TM <= pc.M && fn + TN <= pc.N;
-            if (direct && inside && ((pc.flags & 2u) == 0u || pre)) {
+            if (direct && ((pc.flags & 2u) == 0u || pre)) {
                 // alpha = 1 when pre: the old y is already in acc.
                 CM_STORE(acc[i][j] * pc.alpha, y, pc.y_off + fm * pc.ldy + fn, pc.ldy);
             } else {

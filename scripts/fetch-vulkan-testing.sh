@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# fetch-vulkan-testing.sh — a Vulkan runtime for the tests whose software driver
+# has cooperative matrices: the Vulkan loader and Mesa's lavapipe from Debian's
+# testing suite (unstable as a fallback), which offer VK_KHR_cooperative_matrix
+# on the CPU, where Debian 12's lavapipe offers none. With it the matrix-unit
+# kernels of the Vulkan backend (16-bit activations, the KHR multiply and its
+# fused SwiGLU) run in CI without a GPU.
+#
+# The packages and everything they depend on (their C runtime included) are
+# unpacked into .cache/vulkan-testing without touching the system; the wrapper
+# .cache/vulkan-testing/run CMD ARGS... runs a program through that runtime's
+# dynamic loader with lavapipe as the only Vulkan driver. tests/vulkan.cmake
+# registers the tests that use it when the wrapper exists. Does nothing when it
+# is already there. The mirror is the one the system's apt sources name.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dest="$root/.cache/vulkan-testing"
+if [ -x "$dest/run" ] && [ -f "$dest/lvp_icd.json" ]; then
+  echo "vulkan-testing: present in .cache/vulkan-testing"
+  exit 0
+fi
+
+arch="$(dpkg --print-architecture)"
+codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+mirror_of() {
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 'Created-By: Packages' 2>/dev/null |
+    awk -v c="$codename" '$2 == c && $3 == "main" { print $1; exit }'
+}
+mirror="$(mirror_of)"
+if [ -z "$mirror" ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  mirror="$(mirror_of)"
+fi
+[ -n "$mirror" ] || { echo "vulkan-testing: no Debian mirror found in the apt sources" >&2; exit 1; }
+
+work="$root/.cache/vulkan-testing-dl"
+rm -rf "$work" "$dest"
+mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/state" "$dest/root"
+: >"$work/status"  # an empty package database: apt fetches the whole dependency closure
+fetched=""
+for suite in testing unstable; do
+  echo "deb $mirror $suite main" >"$work/sources.list"
+  o=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+     -o "Dir::State::Lists=$work/lists" -o "Dir::State=$work/state" -o "Dir::State::status=$work/status"
+     -o "Dir::Cache::archives=$work/archives" -o "APT::Architecture=$arch" -o "APT::Install-Recommends=0"
+     -o "Debug::NoLocking=1" -o "APT::Get::List-Cleanup=0")
+  if apt-get "${o[@]}" -qq update && apt-get "${o[@]}" -y -qq --download-only install mesa-vulkan-drivers libvulkan1 \
+       >/dev/null 2>&1; then
+    fetched="$suite"
+    break
+  fi
+done
+[ -n "$fetched" ] || { echo "vulkan-testing: could not download Mesa from Debian testing or unstable" >&2; exit 1; }
+for f in "$work"/archives/*.deb; do dpkg-deb -x "$f" "$dest/root"; done
+rm -rf "$work"
+
+multiarch="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+lib="usr/lib/$multiarch"
+loader="$(cd "$dest/root/$lib" && ls ld-linux*.so.* 2>/dev/null | head -n1)"
+icd="$dest/root/usr/share/vulkan/icd.d/lvp_icd.json"
+[ -n "$loader" ] && [ -f "$icd" ] || { echo "vulkan-testing: the download lacks the loader or lavapipe" >&2; exit 1; }
+# the driver manifest with an absolute library path (the runtime is not on the default search path)
+sed "s#\"library_path\": *\"\\([^/\"]*\\)\"#\"library_path\": \"$dest/root/$lib/\\1\"#" "$icd" >"$dest/lvp_icd.json"
+cat >"$dest/run" <<EOF
+#!/bin/sh
+# Runs "\$@" with Debian $fetched's Vulkan loader and lavapipe (see scripts/fetch-vulkan-testing.sh).
+d="\$(cd "\$(dirname "\$0")" && pwd)"
+export VK_DRIVER_FILES="\$d/lvp_icd.json"
+unset VK_ICD_FILENAMES VK_ADD_DRIVER_FILES
+exec "\$d/root/$lib/$loader" --library-path "\$d/root/$lib:/usr/lib/$multiarch:/lib/$multiarch" "\$@"
+EOF
+chmod +x "$dest/run"
+echo "vulkan-testing: lavapipe and its runtime ($(ls "$dest/root/usr/share/doc" | grep -c .) packages) from Debian $fetched in .cache/vulkan-testing"
