@@ -21,18 +21,8 @@ if [ -x "$dest/run" ] && [ -f "$dest/lvp_icd.json" ]; then
 fi
 
 arch="$(dpkg --print-architecture)"
-codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
-mirror_of() {
-  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 'Created-By: Packages' 2>/dev/null |
-    awk -v c="$codename" '$2 == c && $3 == "main" { print $1; exit }'
-}
-mirror="$(mirror_of)"
-if [ -z "$mirror" ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  mirror="$(mirror_of)"
-fi
+. "$(dirname "$0")/debian-mirror.sh"
+mirror="$(debian_mirror || true)"
 [ -n "$mirror" ] || { echo "vulkan-testing: no Debian mirror found in the apt sources" >&2; exit 1; }
 
 work="$root/.cache/vulkan-testing-dl"
