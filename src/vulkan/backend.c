@@ -40,12 +40,12 @@ static xf_status make_layer_sets(vkx_engine *e, int l) {
     int a16 = e->k.a16 != 0;
     vkx_buffer *at[6] = {&e->qkv, &e->qkv, &e->qkv, &e->att, &e->start, a16 ? &e->att16 : NULL};
     XF_TRY(vkx_set(c, at, 6, &S->attn));
-    vkx_buffer *sw[4] = {&e->gu, &e->gu, &e->act, a16 ? &e->act16 : NULL};
+    vkx_buffer *sw[4] = {opt(&e->gu), opt(&e->gu), opt(&e->act), a16 ? &e->act16 : NULL};
     XF_TRY(vkx_set(c, sw, 4, &S->swiglu));
     /* the matrix multiplies of 16-bit weights read the 16-bit activations when a16 */
     XF_TRY(sets_for_weight(c, &L->qkv, a16 ? &e->xn16 : &e->xn, opt(&L->bqkv), &e->qkv, &S->qkv));
     XF_TRY(sets_for_weight(c, &L->o, a16 ? &e->att16 : &e->att, NULL, &e->x, &S->o));
-    XF_TRY(sets_for_weight(c, &L->gu, a16 ? &e->xn16 : &e->xn, NULL, &e->gu, &S->gu));
+    XF_TRY(sets_for_weight(c, &L->gu, a16 ? &e->xn16 : &e->xn, NULL, opt(&e->gu), &S->gu));
     XF_TRY(sets_for_weight(c, &L->down, a16 ? &e->act16 : &e->act, NULL, &e->x, &S->down));
     if (e->glu) {
         vkx_buffer *g[4] = {&e->xn16, &L->gu.pieces[0], NULL, &e->act16};
@@ -144,8 +144,10 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->xn));
     XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 4, 0, &e->qkv));
     XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 4, 0, &e->att));
-    XF_TRY(vkx_buffer_create(c, T * 2 * e->I * 4, 0, &e->gu));
-    XF_TRY(vkx_buffer_create(c, T * e->I * 4, 0, &e->act));
+    if (!e->glu) { /* the fused gate|up multiply writes act16 alone */
+        XF_TRY(vkx_buffer_create(c, T * 2 * e->I * 4, 0, &e->gu));
+        XF_TRY(vkx_buffer_create(c, T * e->I * 4, 0, &e->act));
+    }
     if (e->k.a16) {
         XF_TRY(vkx_buffer_create(c, T * e->H * 2, 0, &e->xn16));
         XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 2, 0, &e->att16));

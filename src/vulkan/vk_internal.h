@@ -402,8 +402,8 @@ typedef struct vkx_engine {
     vkx_buffer xn;          /* [T, H] normed */
     vkx_buffer qkv;         /* [T, qkv_ld] */
     vkx_buffer att;         /* [T, NH·D] */
-    vkx_buffer gu;          /* [T, 2·I] */
-    vkx_buffer act;         /* [T, I] */
+    vkx_buffer gu;          /* [T, 2·I] (empty when glu) */
+    vkx_buffer act;         /* [T, I] (empty when glu) */
     /* 16-bit copies read by the matrix multiplies when k.a16 (else empty) */
     vkx_buffer xn16, att16, act16;
     int glu;                /* gate|up multiply fused with SwiGLU (k.glu_vec, no unmerged LoRA) */
