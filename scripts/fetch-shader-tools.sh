@@ -51,26 +51,13 @@ if [ -x "$dest/bin/glslc" ] && glslc_ok "$dest/bin/glslc" && headers_ok "$dest/i
   exit 0
 fi
 
-arch="$(dpkg --print-architecture)"
-. "$(dirname "$0")/debian-mirror.sh"
-mirror="$(debian_mirror || true)"
-[ -n "$mirror" ] || { echo "shader-tools: no Debian mirror found in the apt sources" >&2; exit 1; }
-
+. "$(dirname "$0")/debian-testing.sh"
 work="$root/.cache/shader-tools-dl"
 rm -rf "$work" "$dest"
-mkdir -p "$work/lists/partial" "$work/debs" "$dest"
+mkdir -p "$dest"
 pkgs=(glslc libshaderc1 libc6 libstdc++6 libgcc-s1 libvulkan-dev)
-fetched=""
-for suite in testing unstable; do
-  echo "deb $mirror $suite main" >"$work/sources.list"
-  o=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-     -o "Dir::State::Lists=$work/lists" -o "APT::Architecture=$arch" -o "APT::Get::List-Cleanup=0")
-  if apt-get "${o[@]}" -qq update && (cd "$work/debs" && rm -f ./*.deb && apt-get "${o[@]}" -qq download "${pkgs[@]}" 2>/dev/null); then
-    fetched="$suite"
-    break
-  fi
-done
-[ -n "$fetched" ] || { echo "shader-tools: could not download ${pkgs[*]} from Debian testing or unstable" >&2; exit 1; }
+fetched="$(debian_fetch "$work" "$work/debs" download "${pkgs[@]}")" ||
+  { echo "shader-tools: could not download ${pkgs[*]} from Debian testing or unstable" >&2; exit 1; }
 
 for f in "$work"/debs/*.deb; do dpkg-deb -x "$f" "$dest/root"; done
 mkdir -p "$dest/bin" "$dest/include"

@@ -20,29 +20,13 @@ if [ -x "$dest/run" ] && [ -f "$dest/lvp_icd.json" ]; then
   exit 0
 fi
 
-arch="$(dpkg --print-architecture)"
-. "$(dirname "$0")/debian-mirror.sh"
-mirror="$(debian_mirror || true)"
-[ -n "$mirror" ] || { echo "vulkan-testing: no Debian mirror found in the apt sources" >&2; exit 1; }
-
+. "$(dirname "$0")/debian-testing.sh"
 work="$root/.cache/vulkan-testing-dl"
 rm -rf "$work" "$dest"
-mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/state" "$dest/root"
-: >"$work/status"  # an empty package database: apt fetches the whole dependency closure
-fetched=""
-for suite in testing unstable; do
-  echo "deb $mirror $suite main" >"$work/sources.list"
-  o=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-     -o "Dir::State::Lists=$work/lists" -o "Dir::State=$work/state" -o "Dir::State::status=$work/status"
-     -o "Dir::Cache::archives=$work/archives" -o "APT::Architecture=$arch" -o "APT::Install-Recommends=0"
-     -o "Debug::NoLocking=1" -o "APT::Get::List-Cleanup=0")
-  if apt-get "${o[@]}" -qq update && apt-get "${o[@]}" -y -qq --download-only install mesa-vulkan-drivers libvulkan1 \
-       >/dev/null 2>&1; then
-    fetched="$suite"
-    break
-  fi
-done
-[ -n "$fetched" ] || { echo "vulkan-testing: could not download Mesa from Debian testing or unstable" >&2; exit 1; }
+mkdir -p "$dest/root"
+# an install into an empty package database: apt fetches the whole dependency closure
+fetched="$(debian_fetch "$work" "$work/archives" --download-only install mesa-vulkan-drivers libvulkan1)" ||
+  { echo "vulkan-testing: could not download Mesa from Debian testing or unstable" >&2; exit 1; }
 for f in "$work"/archives/*.deb; do dpkg-deb -x "$f" "$dest/root"; done
 rm -rf "$work"
 

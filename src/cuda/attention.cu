@@ -5,8 +5,8 @@
 //
 // Kernels (XFWD_ATTN_VARIANT picks one for experiments; the default is measured best):
 // - attn_wgg_kernel (default, head_dim 128, sm_90a): wgmma, one warpgroup per query
-//   head, up to 4 heads of one GQA group per block sharing every K/V tile;
-//   attn_wg_kernel is its one-head form (GQA groups of odd size).
+//   head, up to 4 heads of one GQA group per block sharing every K/V tile (one head
+//   per block for GQA groups of odd size).
 // - attn_mma_kernel (the previous default) and attn_fa2_kernel (head_dim 64 in the
 //   default, and every head_dim 64/128 case off compute capability 9.0): mma.sync.
 // In all of them a block is one (tile of BM queries of one sequence, query head or
@@ -25,8 +25,8 @@
 
 // Kernel shapes; XFWD_ATTN_VARIANT picks one for experiments. 0-2: attn_mma_kernel
 // (m-tiles per warp, keys per tile); 3-5: attn_fa2_kernel (16 rows per warp, 64 keys;
-// Q in registers or not, K/V stages); 6: attn_wg_kernel, 7-8: attn_wgg_kernel with up
-// to 2 / 4 heads per block (head_dim 128 on sm_90a; other head_dims take variant 3).
+// Q in registers or not, K/V stages); 6-8: attn_wgg_kernel with 1 / up to 2 / up to 4
+// heads per block (head_dim 128 on sm_90a; other head_dims take variant 3).
 static const struct { int kind, mt, bn, qreg, stages; } variants[] = {
     {0, 2, 64, 0, 2}, {0, 1, 64, 0, 2}, {0, 2, 32, 0, 2},
     {1, 1, 64, 1, 2}, {1, 1, 64, 0, 1}, {1, 1, 64, 1, 1},
@@ -67,7 +67,7 @@ static xf_status launch_wg(cudaStream_t s, const void *q, int ldq, const void *k
     const int group = nh / nkv;
     const int nwg = variant == 8 && group % 4 == 0 ? 4 : variant >= 7 && group % 2 == 0 ? 2 : 1;
     if (nwg == 1) {
-        attn_wg_kernel<T><<<(unsigned)((int64_t)n_tiles * nh), 128, wg_smem_bytes(), s>>>(
+        attn_wgg_kernel<T, 1><<<(unsigned)((int64_t)n_tiles * nh), 128, wgg_smem_bytes(1), s>>>(
             (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2);
     } else if (nwg == 2) {
         attn_wgg_kernel<T, 2><<<(unsigned)((int64_t)n_tiles * (nh / 2)), 256, wgg_smem_bytes(2), s>>>(
@@ -150,7 +150,7 @@ static cudaError_t set_smem_all() {
     if (!e) e = set_smem_fa2<T, D, true, 2>();
     if (!e) e = set_smem_fa2<T, D, false, 1>();
     if (!e) e = set_smem_fa2<T, D, true, 1>();
-    if (!e && D == 128) e = cudaFuncSetAttribute(attn_wg_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)wg_smem_bytes());
+    if (!e && D == 128) e = cudaFuncSetAttribute(attn_wgg_kernel<T, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)wgg_smem_bytes(1));
     if (!e && D == 128) e = cudaFuncSetAttribute(attn_wgg_kernel<T, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)wgg_smem_bytes(2));
     if (!e && D == 128) e = cudaFuncSetAttribute(attn_wgg_kernel<T, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)wgg_smem_bytes(4));
     return e;

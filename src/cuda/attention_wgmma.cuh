@@ -1,14 +1,14 @@
-// attention_wgmma.cuh — the Hopper (sm_90a) wgmma flash-attention kernels:
-// attn_wg_kernel and attn_wgg_kernel (several query heads of one GQA group per
-// block). Included once, by attention.cu, after attention_mma.cuh, whose helpers
-// and softmax they share.
+// attention_wgmma.cuh — the Hopper (sm_90a) wgmma flash-attention kernel
+// attn_wgg_kernel (one to four query heads of one GQA group per block). Included
+// once, by attention.cu, after attention_mma.cuh, whose helpers and softmax it
+// shares.
 #ifndef XF_CUDA_ATTENTION_WGMMA_CUH
 #define XF_CUDA_ATTENTION_WGMMA_CUH
 
 // ---------------------------------------------------------------- Hopper wgmma variant
-// One warpgroup (4 warps) per block of 64 queries, head_dim 128, 64-key tiles.
-// S [64 × 64] = Q·Kᵀ and O [64 × 128] += P·V on wgmma (sm_90a) with A (Q, then P)
-// from registers and B (K, V) from shared memory through matrix descriptors;
+// One warpgroup (4 warps) per 64 queries of a head, head_dim 128, 64-key tiles.
+// S [64 × 64] = Q·Kᵀ and O [64 × 128] += P·V on wgmma (sm_90a): S with both operands
+// in shared memory, O with A (P) from registers, B (K, V) through matrix descriptors;
 // accumulator fragments have mma.sync's layout per warp (warp w: rows 16w..16w+15),
 // so the softmax is the one above. Tiles are stored as two 64-column halves of
 // [rows][64] with the 128-byte swizzle (16-byte chunk c of row r at c ^ (r & 7)),
@@ -19,28 +19,6 @@
 #define XFC_HAVE_WGMMA 1
 #endif
 
-template <int TNSPB> __device__ __forceinline__ void wgmma_m64n64(float (&d)[32], const uint32_t a[4], uint64_t desc, int scale_d, __nv_bfloat16 *) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-        "{"
-        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-        "}, {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(scale_d), "n"(TNSPB));
-}
-template <int TNSPB> __device__ __forceinline__ void wgmma_m64n64(float (&d)[32], const uint32_t a[4], uint64_t desc, int scale_d, __half *) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
-        "{"
-        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-        "}, {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(scale_d), "n"(TNSPB));
-}
 template <int TNSPB> __device__ __forceinline__ void wgmma_m64n128(float (&d)[64], const uint32_t a[4], uint64_t desc, int scale_d, __nv_bfloat16 *) {
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
@@ -101,168 +79,8 @@ __device__ __forceinline__ void load_tile128(uint32_t dst, const T *base, int ld
     }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(128, 3)
-    attn_wg_kernel(const T *__restrict__ q, int ldq, const T *__restrict__ k, int ldk, const T *__restrict__ v,
-                   int ldv, T *__restrict__ out, int ldo, const xfc_tile *__restrict__ tiles, int nh, int group,
-                   float scale_log2) {
-#if defined(XFC_HAVE_WGMMA)
-    constexpr int D = 128, BM = 64, BN = 64, NT = 128;
-    constexpr int TILE_BYTES = BN * D * 2;  // 16 KB
-    extern __shared__ __align__(128) unsigned char smem_raw[];
-    // [K0][V0][K1][V1], 1024-byte aligned (the launch adds 1 KB of slack); Q staged at K1.
-    const uint32_t s0 = (smem_addr(smem_raw) + 1023u) & ~1023u;
-    unsigned char *smem = smem_raw + (s0 - smem_addr(smem_raw));
-    const uint32_t sK = s0, sV = s0 + TILE_BYTES, sQ = s0 + 2 * TILE_BYTES;
 
-    const int head = blockIdx.x % nh;
-    const xfc_tile tile = tiles[blockIdx.x / nh];
-    if (tile.q0 < 0) return;
-    const int q0 = tile.q0, ss = tile.ss, se = tile.se;
-    const T *qb = q + (int64_t)head * D;
-    const T *kb = k + (int64_t)(head / group) * D;
-    const T *vb = v + (int64_t)(head / group) * D;
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int g = lane >> 2, t4 = lane & 3;
-    const int q_hi = min(q0 + BM, se) - 1;
-    const int n_kv = (q_hi - ss) / BN + 1;
-    const int wrow = warp * 16;
-    const int wq_lo = q0 + wrow;
-    const float c = scale_log2;
-
-    load_tile128<D, BM, NT>(sQ, qb, ldq, q0, se, tid);
-    load_tile128<D, BN, NT>(sK, kb, ldk, ss, se, tid);
-    load_tile128<D, BN, NT>(sV, vb, ldv, ss, se, tid);
-    cp_async_commit();
-    cp_async_wait<0>();
-    __syncthreads();
-    uint32_t qf[D / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) ldmatrix_x4(qf[kk], sQ + swz128<BM>(wrow + (lane & 15), kk * 2 + (lane >> 4)));
-    __syncthreads();  // the staging buffer is refilled next
-
-    float o[D / 2];
-    float m_r[2] = {-INFINITY, -INFINITY}, l_r[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int i = 0; i < D / 2; i++) o[i] = 0.0f;
-
-    for (int j = 0; j < n_kv; j++) {
-        const int kv0 = ss + j * BN;
-        if (j + 1 < n_kv) {
-            const uint32_t st = ((j + 1) & 1) * 2 * TILE_BYTES;
-            load_tile128<D, BN, NT>(sK + st, kb, ldk, kv0 + BN, se, tid);
-            load_tile128<D, BN, NT>(sV + st, vb, ldv, kv0 + BN, se, tid);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        fence_proxy_async();  // cp.async's writes -> the tensor cores' (async proxy) reads
-        __syncthreads();
-        const uint32_t cK = sK + (j & 1) * 2 * TILE_BYTES, cV = sV + (j & 1) * 2 * TILE_BYTES;
-
-        // S [64 × 64] = Q · K_tileᵀ: K-major B, k-step kk = 32 bytes into half kk / 4.
-        float sacc[BN / 2];
-#pragma unroll
-        for (int i = 0; i < BN / 2; i++) sacc[i] = 0.0f;
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-            wgmma_m64n64<0>(sacc, qf[kk], gmma_desc(cK + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024), 1, (T *)nullptr);
-        wgmma_commit();
-        wgmma_wait0();
-        reg_fence(sacc);
-
-        if (kv0 + BN - 1 > q0 || kv0 + BN > se) {
-            const int qrow = wq_lo + g;
-#pragma unroll
-            for (int n = 0; n < BN / 8; n++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int key = kv0 + n * 8 + 2 * t4 + (e & 1);
-                    const int qi = qrow + ((e >> 1) << 3);
-                    if (key > qi || key >= se) sacc[4 * n + e] = -INFINITY;
-                }
-        }
-        float mx[2] = {m_r[0], m_r[1]};
-#pragma unroll
-        for (int n = 0; n < BN / 8; n++) {
-            mx[0] = fmaxf(mx[0], fmaxf(sacc[4 * n + 0], sacc[4 * n + 1]));
-            mx[1] = fmaxf(mx[1], fmaxf(sacc[4 * n + 2], sacc[4 * n + 3]));
-        }
-        float nb[2], alpha[2], rs[2] = {0.0f, 0.0f};
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            nb[r] = mx[r] == -INFINITY ? 0.0f : -mx[r] * c;
-            alpha[r] = ex2(fmaf(m_r[r], c, nb[r]));
-            m_r[r] = mx[r];
-        }
-        uint32_t pf[BN / 16][4];
-#pragma unroll
-        for (int ks = 0; ks < BN / 16; ks++) {
-            float p[2][4];
-#pragma unroll
-            for (int h = 0; h < 2; h++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    p[h][e] = ex2(fmaf(sacc[4 * (2 * ks + h) + e], c, nb[e >> 1]));
-                    rs[e >> 1] += p[h][e];
-                }
-            pf[ks][0] = pack2<T>(p[0][0], p[0][1]);
-            pf[ks][1] = pack2<T>(p[0][2], p[0][3]);
-            pf[ks][2] = pack2<T>(p[1][0], p[1][1]);
-            pf[ks][3] = pack2<T>(p[1][2], p[1][3]);
-        }
-#pragma unroll
-        for (int r = 0; r < 2; r++) l_r[r] = l_r[r] * alpha[r] + rs[r];
-#pragma unroll
-        for (int d = 0; d < D / 8; d++) {
-            o[4 * d + 0] *= alpha[0], o[4 * d + 1] *= alpha[0];
-            o[4 * d + 2] *= alpha[1], o[4 * d + 3] *= alpha[1];
-        }
-
-        // O [64 × 128] += P [64 × 64] · V_tile [64 × 128]: MN-major B, k-step ks = 16 rows.
-        wgmma_fence();
-#pragma unroll
-        for (int ks = 0; ks < BN / 16; ks++)
-            wgmma_m64n128<1>(o, pf[ks], gmma_desc(cV + ks * 16 * 128, 64 * 128, 1024), 1, (T *)nullptr);
-        wgmma_commit();
-        wgmma_wait0();
-        reg_fence(o);
-        __syncthreads();  // this stage is refilled two iterations on
-    }
-
-    // Normalise, stage the warp's 16 rows in V0, store 16-byte chunks.
-    unsigned char *so = smem + TILE_BYTES;
-    float inv[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float L = l_r[r];
-        L += __shfl_xor_sync(0xffffffffu, L, 1);
-        L += __shfl_xor_sync(0xffffffffu, L, 2);
-        inv[r] = 1.0f / L;
-    }
-    const int r0 = wrow + g;
-#pragma unroll
-    for (int d = 0; d < D / 8; d++) {
-        *(uint32_t *)(so + swz<D>(r0, d) + 4 * t4) = pack2<T>(o[4 * d + 0] * inv[0], o[4 * d + 1] * inv[0]);
-        *(uint32_t *)(so + swz<D>(r0 + 8, d) + 4 * t4) = pack2<T>(o[4 * d + 2] * inv[1], o[4 * d + 3] * inv[1]);
-    }
-    __syncwarp();
-    constexpr int CH = D / 8;
-#pragma unroll
-    for (int i = lane; i < 16 * CH; i += 32) {
-        const int r = i / CH, cc = i % CH, qi = wq_lo + r;
-        if (qi < se)
-            *(uint4 *)(out + (int64_t)qi * ldo + (int64_t)head * D + cc * 8) = *(const uint4 *)(so + swz<D>(wrow + r, cc));
-    }
-#endif
-}
-static size_t wg_smem_bytes(void) { return (size_t)4 * 64 * 128 * 2 + 1024; }
-
-// Grouped form: NWG warpgroups per block, warpgroup w on query head h0 + w, the NWG
+// NWG warpgroups per block (1, 2 or 4), warpgroup w on query head h0 + w, the NWG
 // heads sharing one kv head (NWG divides the GQA group), so each K/V tile read from
 // memory serves NWG × 64 query rows. Q stays in shared memory ([NWG][64][128], the
 // same swizzled halves) and S = Q·Kᵀ reads both operands through descriptors, which

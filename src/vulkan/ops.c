@@ -34,6 +34,19 @@ static void env_tile(const char *name, uint32_t t[5]) {
     if (s && sscanf(s, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5) memcpy(t, v, sizeof(v));
 }
 
+/* The two pipelines of a multiply kernel: its last specialization constant (VEC)
+ * 1 for 16-byte loads, 0 for any alignment. */
+static xf_status vec_pair(vkx_ctx *c, vkx_shader sh, uint32_t *spec, uint32_t n, VkPipeline *vec,
+                          VkPipeline *scalar) {
+    xf_status st = XF_OK;
+    spec[n - 1] = 1;
+    XF_TRY(vkx_pipeline(c, sh, spec, n, vec));
+    spec[n - 1] = 0;
+    XF_TRY(vkx_pipeline(c, sh, spec, n, scalar));
+cleanup:
+    return st;
+}
+
 xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels *k) {
     xf_status st = XF_OK;
     memset(k, 0, sizeof(*k));
@@ -112,7 +125,7 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
          * subgroups or shared memory leaves the multiplies to the plain kernel. */
         XF_CHECK(fits || !getenv("XFWD_VK_CM_TILE"), XF_ERR_INVALID_ARG,
                  "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
-        if (!fits) khr = 0;
+        khr = khr && fits;
         if (fits) {
             uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, 1};
             const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
@@ -121,19 +134,14 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                              : pf2  ? VKX_SH_LINEAR_CM_F16P
                              : db ? VKX_SH_LINEAR_CM_F16D
                                   : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
-            XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_vec));
-            cm[10] = 0;
-            XF_TRY(vkx_pipeline(c, csh, cm, 11, &k->cm_scalar));
+            XF_TRY(vec_pair(c, csh, cm, 11, &k->cm_vec, &k->cm_scalar));
             k->cm_bm = m[0];
             k->cm_bn = m[1];
             if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
             if (khr && !glu_cm2 && !(gluk && !strcmp(gluk, "0")) && (m[4] / fn) % 2 == 0) {
                 /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
                 vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
-                cm[10] = 1;
-                XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_vec));
-                cm[10] = 0;
-                XF_TRY(vkx_pipeline(c, gsh, cm, 11, &k->glu_scalar));
+                XF_TRY(vec_pair(c, gsh, cm, 11, &k->glu_vec, &k->glu_scalar));
                 k->glu_bm = m[0], k->glu_bn = m[1], k->glu_block = m[4] / 2;
             }
         }
@@ -158,17 +166,13 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         if (mm_cm2) {
             uint32_t sp[5] = {mwg, mm[0], mm[1], mm[2], 1};
             vkx_shader sh = t16 ? VKX_SH_LINEAR_CM2_BF16 : VKX_SH_LINEAR_CM2_F16;
-            XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->mm_vec));
-            sp[4] = 0;
-            XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->mm_scalar));
+            XF_TRY(vec_pair(c, sh, sp, 5, &k->mm_vec, &k->mm_scalar));
             k->mm_bm = mm[0], k->mm_bn = mm[1];
         }
         if (glu_cm2) {
             uint32_t sg[5] = {gwg, glu[0], glu[1], glu[2], 1};
             vkx_shader sh = t16 ? VKX_SH_LINEAR_CM2G_BF16 : VKX_SH_LINEAR_CM2G_F16;
-            XF_TRY(vkx_pipeline(c, sh, sg, 5, &k->glu_vec));
-            sg[4] = 0;
-            XF_TRY(vkx_pipeline(c, sh, sg, 5, &k->glu_scalar));
+            XF_TRY(vec_pair(c, sh, sg, 5, &k->glu_vec, &k->glu_scalar));
             k->glu_bm = glu[0], k->glu_bn = glu[1];
         }
     }
