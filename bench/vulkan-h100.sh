@@ -9,7 +9,8 @@
 #   bash bench/vulkan-h100.sh [BUILD_DIR] [CUDA_BUILD_DIR]   (default build-vk, build-cuda)
 # Environment: OUT (logs; default /tmp/xfwd-vk); VK_TESTS=0 / VK_BENCH=0 / VK_CUDA=0
 # skip a part (VK_TESTS=quick: a few); VK_PROFILE=1 adds per-shader profiles;
-# VK_CM_TILES "BM,BN,BK,WM,WN ..." the f16 tile variants to time.
+# VK_CM_TILES "BM,BN,BK,WM,WN ..." the f16 tile variants to time; VK_GEMM=1 times the
+# multiply kernels alone (xfwd_vulkan_bench --gemm, VK_GEMM_VARIANTS "NAME=VALUE[;...] ...").
 set -uo pipefail
 build=${1:-build-vk}
 cuda_build=${2:-build-cuda}
@@ -79,11 +80,12 @@ if [ "${VK_TESTS:-1}" = 1 ]; then
   # gate|up and SwiGLU as two passes,
   # the KHR attention (two tiles), the NV2 one's shared-memory variant, the scalar attention,
   # the KHR kernel with global loads one
-  # slice ahead (db; the default is two, pf2)
+  # slice ahead (db; the default is two, pf2), on row-major weights
+  # (WBLOCK=0) or activations (XBLOCK=0), with the plain workgroup order (GROUP=0)
   hd=$golden/qwen3-hd128-bf16
   for v in XFWD_VK_COOPMAT=nv XFWD_VK_MM=cm2 XFWD_VK_GLU=cm2 XFWD_VK_GLU=0 XFWD_VK_ATT=khr \
            XFWD_VK_ATT=khr+XFWD_VK_ATT_KHR_TILE=2,64,0 XFWD_VK_ATT_CM2=smem XFWD_VK_ATT=scalar \
-           XFWD_VK_CM_KERNEL=db; do
+           XFWD_VK_CM_KERNEL=db XFWD_VK_WBLOCK=0 XFWD_VK_XBLOCK=0 XFWD_VK_CM_GROUP=0; do
     for mode in f16 bf16; do
       case "$v" in XFWD_VK_COOPMAT=nv|XFWD_VK_CM_KERNEL=db|*smem|*TILE*) [ "$mode" = bf16 ] && continue ;; esac
       IFS=+ read -r -a envs <<<"$v"  # NAME=VALUE[+NAME=VALUE]
@@ -112,6 +114,10 @@ bench() {  # label, env..., -- args...
   if grep -q '^RESULT' "$out/b_$label.log"; then grep '^RESULT' "$out/b_$label.log" | sed "s/^/$label /" >>"$table"
   else echo "$label FAILED (rc $rc): $(tail -n 1 "$out/b_$label.log")" >>"$table"; fi
 }
+if [ "${VK_GEMM:-0}" = 1 ]; then  # the multiply kernels alone, VK_GEMM_VARIANTS each (f16)
+  "$build/xfwd_vulkan_bench" --dtype f16 --gemm --iters 10 --variants "${VK_GEMM_VARIANTS:-}" >"$out/gemm.log" 2>&1
+  grep '^GEMM' "$out/gemm.log" | tee -a "$table"
+fi
 if [ "${VK_PROFILE:-0}" = 1 ]; then  # per-shader device time and compiler statistics
   p="XFWD_VK_PROFILE=1 XFWD_VK_PIPE_STATS=1"
   bench prof_f16 $p -- --shape qwen3-4b --dtype f16 --batch 16 --seq 512 --iters 3 --warmup 1

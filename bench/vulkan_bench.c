@@ -12,6 +12,10 @@
  * first run wrote (warm).
  *   xfwd_vulkan_bench --shape qwen3-4b --dtype f16 --batch 16 --seq 512 [--iters 10] [--warmup 2]
  *   xfwd_vulkan_bench --shape qwen3-0.6b --dtype f16 --startup DIR
+ *   xfwd_vulkan_bench --dtype f16 --gemm ["M,N,K[,g] ..."] [--variants ...] [--iters N]
+ * --gemm times the multiply kernels alone on random data (default: the four
+ * multiplies of Qwen3-4B at 16 × 512 tokens; ",g" = gate|up with SwiGLU fused),
+ * once per --variants setting, and prints TFLOP/s per shape and their total.
  * FLOPs: 2 × linear parameters (embedding and lm_head excluded) per token, plus
  * causal attention 4 · S(S+1)/2 · n_heads · head_dim per sequence and layer. */
 #define _POSIX_C_SOURCE 200809L
@@ -163,10 +167,75 @@ done:
     return rc;
 }
 
+/* The multiply kernels alone: each shape of `shapes` under the current settings,
+ * then under each NAME=VALUE of `variants`. */
+static const char *gemm_default = "8192,6144,2560 8192,2560,4096 8192,19456,2560,g 8192,2560,9728";
+
+static int gemm_one(xf_dtype dtype, const char *shapes, const char *variant, int iters) {
+    char buf[512], line[1024];
+    snprintf(buf, sizeof buf, "%s", shapes);
+    size_t n = (size_t)snprintf(line, sizeof line, "GEMM %-44s", variant ? variant : "default");
+    double tf = 0, tms = 0;
+    char *save = NULL;
+    for (char *v = strtok_r(buf, " ", &save); v; v = strtok_r(NULL, " ", &save)) {
+        int M = 0, N = 0, K = 0;
+        char g = 0;
+        if (sscanf(v, "%d,%d,%d,%c", &M, &N, &K, &g) < 3)
+            return fprintf(stderr, "xfwd_vulkan_bench: bad gemm shape '%s'\n", v), 2;
+        double ms = 0;
+        if (xf_vk_gemm_time(dtype, M, N, K, g == 'g', iters, &ms) != XF_OK) {
+            fprintf(stderr, "xfwd_vulkan_bench: gemm %s%s%s: %s\n", v, variant ? " " : "", variant ? variant : "",
+                    xf_last_error());
+            n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0, " %s=fail", v);
+            continue;
+        }
+        double f = 2.0 * M * N * K;
+        tf += f, tms += ms;
+        n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0, " %s=%.3fms/%.0fTF", v, ms,
+                              f / ms * 1e-9);
+    }
+    printf("%s  total %.3f ms %.1f TFLOP/s\n", line, tms, tms > 0 ? tf / tms * 1e-9 : 0.0);
+    fflush(stdout);
+    return 0;
+}
+
+static int gemm_bench(xf_dtype dtype, const char *shapes, const char *variants, int iters) {
+    int rc = gemm_one(dtype, shapes, NULL, iters);
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", variants ? variants : "");
+    char *save = NULL;
+    for (char *v = strtok_r(buf, " ", &save); v && rc == 0; v = strtok_r(NULL, " ", &save)) {
+        /* NAME=VALUE[;NAME=VALUE...]: several settings at once */
+        char keep[8][256], names[8][64];
+        int had[8], nset = 0;
+        char *s2 = NULL, tmp[512];
+        snprintf(tmp, sizeof tmp, "%s", v);
+        for (char *kv = strtok_r(tmp, ";", &s2); kv && nset < 8; kv = strtok_r(NULL, ";", &s2)) {
+            char *eq = strchr(kv, '=');
+            if (!eq) continue;
+            *eq = 0;
+            snprintf(names[nset], sizeof names[nset], "%s", kv);
+            const char *old = getenv(kv);
+            had[nset] = old != NULL;
+            snprintf(keep[nset], sizeof keep[nset], "%s", old ? old : "");
+            setenv(kv, eq + 1, 1);
+            nset++;
+        }
+        rc = gemm_one(dtype, shapes, v, iters);
+        for (int i = 0; i < nset; i++) {
+            if (had[i]) setenv(names[i], keep[i], 1);
+            else unsetenv(names[i]);
+        }
+    }
+    printf("device          %s\n", xf_vk_device_summary());
+    if (*xf_vk_pipeline_stats()) printf("pipeline statistics (XFWD_VK_PIPE_STATS=1):\n%s", xf_vk_pipeline_stats());
+    return rc;
+}
+
 int main(int argc, char **argv) {
     bench_args a = {.shape = "qwen3-4b", .dtype_name = "f16", .dtype = XF_DTYPE_F16, .batch = 16, .seq = 512,
                     .iters = 10, .warmup = 2};
-    const char *startup_dir = NULL, *tiles = NULL, *variants = NULL;
+    const char *startup_dir = NULL, *tiles = NULL, *variants = NULL, *gemm = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc) a.shape = argv[++i];
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !xb_parse_dtype(argv[i + 1], &a.dtype))
@@ -178,15 +247,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--startup") && i + 1 < argc) startup_dir = argv[++i];
         else if (!strcmp(argv[i], "--cm-tiles") && i + 1 < argc) tiles = argv[++i];
         else if (!strcmp(argv[i], "--variants") && i + 1 < argc) variants = argv[++i];
+        else if (!strcmp(argv[i], "--gemm"))
+            gemm = i + 1 < argc && argv[i + 1][0] != '-' ? argv[++i] : gemm_default;
         else {
             fprintf(stderr, "usage: xfwd_vulkan_bench [--shape S] [--dtype f32|tf32|bf16|f16] [--batch B] [--seq S] "
                             "[--iters N] [--warmup N] [--startup CACHE_DIR] [--cm-tiles \"BM,BN,BK,WM,WN ...\"] "
-                            "[--variants \"NAME=VALUE ...\"]\n");
+                            "[--variants \"NAME=VALUE ...\"] [--gemm [\"M,N,K[,g] ...\"]]\n");
             return 2;
         }
     }
     if (a.batch < 1 || a.seq < 1 || a.iters < 1 || a.warmup < 0)
         return fprintf(stderr, "xfwd_vulkan_bench: bad sizes\n"), 2;
+    if (gemm) return gemm_bench(a.dtype, gemm, variants, a.iters);
     xf_model *m = NULL;
     double t0 = xb_now_s();
     xf_dtype storage = a.dtype == XF_DTYPE_F16 ? XF_DTYPE_F16 : XF_DTYPE_BF16;

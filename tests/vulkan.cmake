@@ -54,11 +54,23 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/.cache/vulkan-testing/run AND NOT XFWD_SANITIZE)
   xf_add_test(NAME golden_vulkan_f16_coopmat_unfused TIMEOUT 600
     COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_golden> --backend vulkan --dtype f16
             --case ${XF_GOLDEN_DIR}/qwen3-hd128-bf16)
+  # workgroups walking groups of 3 tile rows, and a tile whose W slice has fewer
+  # 16-byte units than the workgroup has invocations (subgroups of 8 here)
+  xf_add_test(NAME ops_vulkan_f16_coopmat_grouped TIMEOUT 900
+    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16)
+  xf_add_test(NAME golden_vulkan_f16_coopmat_grouped TIMEOUT 600
+    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_golden> --backend vulkan --dtype f16
+            --case ${XF_GOLDEN_DIR}/qwen3-hd128-bf16)
+  list(APPEND _cm_tests ops_vulkan_f16_coopmat_grouped golden_vulkan_f16_coopmat_grouped)
   foreach(t ${_cm_tests})
     set_property(TEST ${t} PROPERTY ENVIRONMENT XFWD_VK_REQUIRE_COOPMAT=1)
   endforeach()
-  set_property(TEST ops_vulkan_f16_coopmat_db APPEND PROPERTY ENVIRONMENT XFWD_VK_CM_KERNEL=db)
+  # db also on row-major weights (the default stores the layers' matrices blocked)
+  set_property(TEST ops_vulkan_f16_coopmat_db APPEND PROPERTY ENVIRONMENT XFWD_VK_CM_KERNEL=db XFWD_VK_WBLOCK=0)
   set_property(TEST golden_vulkan_f16_coopmat_unfused APPEND PROPERTY ENVIRONMENT XFWD_VK_GLU=0)
+  foreach(t ops_vulkan_f16_coopmat_grouped golden_vulkan_f16_coopmat_grouped)
+    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT XFWD_VK_CM_GROUP=3 XFWD_VK_CM_TILE=64,16,16,8,16)
+  endforeach()
 endif()
 
 # Per-sequence adapters, chunked submissions, the pipeline cache file; and the

@@ -149,9 +149,10 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
         XF_TRY(vkx_buffer_create(c, T * e->I * 4, 0, &e->act));
     }
     if (e->k.a16) {
-        XF_TRY(vkx_buffer_create(c, T * e->H * 2, 0, &e->xn16));
+        VkDeviceSize bm = e->k.cm_bm ? e->k.cm_bm : 1, T16 = (T + bm - 1) / bm * bm; /* whole row groups (blocked) */
+        XF_TRY(vkx_buffer_create(c, (e->xblk ? T16 : T) * e->H * 2, 0, &e->xn16));
         XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 2, 0, &e->att16));
-        XF_TRY(vkx_buffer_create(c, T * e->I * 2, 0, &e->act16));
+        XF_TRY(vkx_buffer_create(c, (e->ablk ? T16 : T) * e->I * 2, 0, &e->act16));
     }
     if (e->w.r_max) XF_TRY(vkx_buffer_create(c, T * (VkDeviceSize)e->w.r_max * 4, 0, &e->u));
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->pooled));
@@ -253,9 +254,21 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     uint64_t gu_bytes = 2ull * e->I * e->H * vkx_wt_size(e->k.wt);
     e->glu = e->k.glu_vec && !(cfg->n_adapters > 0 && !cfg->merge) && gu_bytes <= e->c->max_piece &&
              (e->k.glu_block == 0 || e->I % e->k.glu_block == 0);
-    XF_TRY(vkx_model_upload(e->c, cfg, e->k.wt, e->glu ? e->k.glu_block : 0, &e->w));
+    /* blocked weights where the matrix-unit kernel that reads them has the blocked variant */
+    vkx_layout lay = {.glu_block = e->glu ? e->k.glu_block : 0,
+                      .blk_rows = e->k.cmb_vec ? e->k.cm_bn : 0,
+                      .gu_blk_rows = (e->glu ? e->k.glub_vec != NULL : e->k.cmb_vec != NULL) ? e->k.cm_bn : 0,
+                      .blk_k = e->k.blk_k};
+    XF_TRY(vkx_model_upload(e->c, cfg, e->k.wt, &lay, &e->w));
     for (int l = 0; e->glu && l < e->w.n_layers; l++)
         XF_CHECK(e->w.layers[l].gu.n == 1, XF_ERR_INTERNAL, "vulkan: gate|up weight split unexpectedly");
+    /* x blocked too where every layer's q|k|v and gate|up weights are (same K = H) */
+    e->xblk = e->k.cmbx && e->k.rmsnorm16b && (!e->glu || e->k.glubx) && e->w.n_layers > 0;
+    for (int l = 0; e->xblk && l < e->w.n_layers; l++)
+        e->xblk = e->w.layers[l].qkv.blk_rows && e->w.layers[l].gu.blk_rows;
+    /* and act16, written by the fused gate|up, where every down weight is blocked (K = I) */
+    e->ablk = e->xblk && e->glu && e->k.glubxy && e->I % e->k.blk_k == 0;
+    for (int l = 0; e->ablk && l < e->w.n_layers; l++) e->ablk = e->w.layers[l].down.blk_rows != 0;
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;
     XF_CHECK(dev_cap >= 1, XF_ERR_UNSUPPORTED, "vulkan: %s's buffers cannot hold one token of this model",

@@ -16,8 +16,8 @@ double xf_vk_last_forward_ms(void) {
 }
 
 /* One matrix multiply over every piece of w: y[:, y_col + piece rows] = x·Wᵀ (+bias)(+y). */
-static void rec_weight(vkx_engine *e, const vkx_weight *w, const VkDescriptorSet *sets, uint32_t M,
-                       uint32_t x_off, uint32_t ldx, uint32_t y_off, uint32_t ldy, int bias, int acc) {
+static void rec_weight_x(vkx_engine *e, const vkx_weight *w, const VkDescriptorSet *sets, uint32_t M,
+                         uint32_t x_off, uint32_t ldx, uint32_t y_off, uint32_t ldy, int bias, int acc, int xb) {
     for (int p = 0; p < w->n; p++) {
         vkx_linear_pc pc = {.M = M,
                             .N = w->row0[p + 1] - w->row0[p],
@@ -32,8 +32,15 @@ static void rec_weight(vkx_engine *e, const vkx_weight *w, const VkDescriptorSet
                             .flags = (bias ? VKX_LIN_BIAS : 0u) | (acc ? VKX_LIN_ACC : 0u),
                             .alpha = 1.0f,
                             .mask_adapter = -1};
-        vkx_rec_linear(e->c, &e->k, w->wt == VKX_WT_F32, sets[p], &pc);
+        int kind = vkx_weight_kind(w);
+        vkx_rec_linear(e->c, &e->k, kind == VKX_W_BLOCKED && xb ? VKX_W_BLOCKED_X : kind, sets[p], &pc);
     }
+}
+
+/* The same on row-major x. */
+static void rec_weight(vkx_engine *e, const vkx_weight *w, const VkDescriptorSet *sets, uint32_t M,
+                       uint32_t x_off, uint32_t ldx, uint32_t y_off, uint32_t ldy, int bias, int acc) {
+    rec_weight_x(e, w, sets, M, x_off, ldx, y_off, ldy, bias, acc, 0);
 }
 
 /* Where module m reads its input and adds its output: (x_ld, y_col, y_ld). */
@@ -64,11 +71,11 @@ static void rec_lora(vkx_engine *e, int l, xf_module m, uint32_t T) {
         vkx_linear_pc pa = {.M = T, .N = (uint32_t)lo->r, .K = (uint32_t)lo->in, .ldx = x_ld,
                             .ldw = (uint32_t)lo->in, .ldy = (uint32_t)lo->r, .alpha = 1.0f,
                             .mask_adapter = -1};
-        vkx_rec_linear(e->c, &e->k, 1, e->lora_sets[i].a, &pa);
+        vkx_rec_linear(e->c, &e->k, VKX_W_F32, e->lora_sets[i].a, &pa);
         vkx_linear_pc pb = {.M = T, .N = (uint32_t)lo->out, .K = (uint32_t)lo->r, .ldx = (uint32_t)lo->r,
                             .ldw = (uint32_t)lo->r, .y_off = y_col, .ldy = y_ld,
                             .flags = VKX_LIN_ACC | VKX_LIN_MASK, .alpha = lo->scale, .mask_adapter = a};
-        vkx_rec_linear(e->c, &e->k, 1, e->lora_sets[i].b, &pb);
+        vkx_rec_linear(e->c, &e->k, VKX_W_F32, e->lora_sets[i].b, &pb);
     }
 }
 
@@ -82,9 +89,10 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
 
     int a16 = k->a16 != 0;
     // xn [T, H] = rms(x) · attn_norm (and its 16-bit copy for the multiplies)
-    vkx_rec_rmsnorm(c, k, S->attn_norm, T, H, 0, H, 0, H, eps, 1, a16);
+    int n16 = e->xblk ? 2 : a16; /* the layers' norms write their 16-bit copy blocked (xblk) */
+    vkx_rec_rmsnorm(c, k, S->attn_norm, T, H, 0, H, 0, H, eps, 1, n16);
     // qkv [T, q | k | v] = xn · Wqkvᵀ (+ b)
-    rec_weight(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0);
+    rec_weight_x(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0, e->xblk);
     rec_lora(e, l, XF_MOD_Q, T);
     rec_lora(e, l, XF_MOD_K, T);
     rec_lora(e, l, XF_MOD_V, T);
@@ -98,12 +106,12 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     rec_weight(e, &L->o, S->o, T, 0, q, 0, H, 0, 1);
     rec_lora(e, l, XF_MOD_O, T);
     // xn = rms(x) · mlp_norm ; gu [T, gate | up] = xn · Wguᵀ
-    vkx_rec_rmsnorm(c, k, S->mlp_norm, T, H, 0, H, 0, H, eps, 1, a16);
+    vkx_rec_rmsnorm(c, k, S->mlp_norm, T, H, 0, H, 0, H, eps, 1, n16);
     if (e->glu) {
         // act16 [T, I] = silu(xn · Wgateᵀ) · (xn · Wupᵀ) in one pass
-        vkx_rec_glu(c, k, S->glu, T, e->I, H);
+        vkx_rec_glu(c, k, S->glu, T, e->I, H, L->gu.blk_rows != 0, e->xblk, e->ablk);
     } else {
-        rec_weight(e, &L->gu, S->gu, T, 0, H, 0, 2 * e->I, 0, 0);
+        rec_weight_x(e, &L->gu, S->gu, T, 0, H, 0, 2 * e->I, 0, 0, e->xblk);
         rec_lora(e, l, XF_MOD_GATE, T);
         rec_lora(e, l, XF_MOD_UP, T);
         // act [T, I] = silu(gate) · up
@@ -111,7 +119,7 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
         vkx_rec_swiglu(c, k, S->swiglu, T, e->I, sl, a16);
     }
     // x += act · Wdownᵀ
-    rec_weight(e, &L->down, S->down, T, 0, e->I, 0, H, 0, 1);
+    rec_weight_x(e, &L->down, S->down, T, 0, e->I, 0, H, 0, 1, e->ablk);
     rec_lora(e, l, XF_MOD_DOWN, T);
 }
 

@@ -118,8 +118,8 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         uint32_t shared = db ? 2 * 16 * (units + 1) * (m[0] + m[1]) : 16 * (units + 1) * (m[0] + m[1]) + scratch;
         int fits = nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % fm == 0 && m[4] % fn == 0 &&
                    m[2] % 8 == 0 && m[2] % fk == 0 && (fm * fn) % sg == 0 && (!khr || db) &&
-                   cwg <= c->props.limits.maxComputeWorkGroupInvocations && (m[0] * units) % cwg == 0 &&
-                   (m[1] * units) % cwg == 0 && shared <= c->max_shared &&
+                   cwg <= c->props.limits.maxComputeWorkGroupInvocations &&
+                   (db || ((m[0] * units) % cwg == 0 && (m[1] * units) % cwg == 0)) && shared <= c->max_shared &&
                    (!db || (fn % 4 == 0 && scratch <= 2 * stage_a));
         /* A tile asked for must fit. The default tile not fitting this device's fragments,
          * subgroups or shared memory leaves the multiplies to the plain kernel. */
@@ -127,21 +127,61 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                  "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
         khr = khr && fits;
         if (fits) {
-            uint32_t cm[11] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, 1};
+            /* GM (XFWD_VK_CM_GROUP; KHR default 8, measured 1-2 % faster on the H100; 0 = off):
+             * workgroups walk groups of GM tile rows (db/pf2) */
+            const char *gme = getenv("XFWD_VK_CM_GROUP");
+            uint32_t gm = gme ? (atoi(gme) > 0 ? (uint32_t)atoi(gme) : 0) : khr ? 8 : 0;
+            const char *dge = getenv("XFWD_VK_CM_DIAG"); /* tuning diagnostics: wrong results */
+            uint32_t cm[16] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, gm, dge ? (uint32_t)atoi(dge) : 0,
+                               0, 0, 0, 1};
             const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
             vkx_shader csh = khr ? (t16 ? (pf2 ? VKX_SH_LINEAR_CMK_BF16P : VKX_SH_LINEAR_CMK_BF16)
                                         : (pf2 ? VKX_SH_LINEAR_CMK_F16P : VKX_SH_LINEAR_CMK_F16))
                              : pf2  ? VKX_SH_LINEAR_CM_F16P
                              : db ? VKX_SH_LINEAR_CM_F16D
                                   : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
-            XF_TRY(vec_pair(c, csh, cm, 11, &k->cm_vec, &k->cm_scalar));
+            XF_TRY(vec_pair(c, csh, cm, 16, &k->cm_vec, &k->cm_scalar));
             k->cm_bm = m[0];
             k->cm_bn = m[1];
             if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
+            /* KHR: the same kernel on weights stored in blocks, each K slice of a tile contiguous
+             * (measured 10 % faster on the H100; XFWD_VK_WBLOCK=0: row-major weights) */
+            const char *wbe = getenv("XFWD_VK_WBLOCK");
+            int wblk = khr && !(wbe && !strcmp(wbe, "0"));
+            /* and on x in that layout too, as rmsnorm16b writes it (XFWD_VK_XBLOCK=0: row-major) */
+            const char *xbe = getenv("XFWD_VK_XBLOCK");
+            int xblk = wblk && !(xbe && !strcmp(xbe, "0"));
+            if (wblk) {
+                cm[12] = 1;
+                XF_TRY(vec_pair(c, csh, cm, 16, &k->cmb_vec, &k->cmb_scalar));
+                k->blk_k = m[2];
+            }
+            if (xblk) {
+                cm[13] = 1, cm[15] = 1;
+                XF_TRY(vkx_pipeline(c, csh, cm, 16, &k->cmbx));
+                cm[13] = 0;
+                uint32_t rs[3] = {t16 ? 2 : 1, m[0], m[2]};
+                XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, rs, 3, &k->rmsnorm16b));
+            }
             if (khr && !glu_cm2 && !(gluk && !strcmp(gluk, "0")) && (m[4] / fn) % 2 == 0) {
                 /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
                 vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
-                XF_TRY(vec_pair(c, gsh, cm, 11, &k->glu_vec, &k->glu_scalar));
+                cm[12] = 0;
+                XF_TRY(vec_pair(c, gsh, cm, 16, &k->glu_vec, &k->glu_scalar));
+                if (wblk) {
+                    cm[12] = 1;
+                    XF_TRY(vec_pair(c, gsh, cm, 16, &k->glub_vec, &k->glub_scalar));
+                }
+                if (xblk) {
+                    cm[13] = 1, cm[15] = 1;
+                    XF_TRY(vkx_pipeline(c, gsh, cm, 16, &k->glubx));
+                    if (m[2] % fn == 0) { /* act written blocked too (blocks of BK columns hold whole fragments) */
+                        cm[14] = 1;
+                        XF_TRY(vkx_pipeline(c, gsh, cm, 16, &k->glubxy));
+                        cm[14] = 0;
+                    }
+                    cm[13] = 0;
+                }
                 k->glu_bm = m[0], k->glu_bn = m[1], k->glu_block = m[4] / 2;
             }
         }
@@ -270,9 +310,23 @@ cleanup:
     return st;
 }
 
-void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescriptorSet s,
-                    const vkx_linear_pc *pc) {
+int vkx_weight_kind(const vkx_weight *w) {
+    return w->wt == VKX_WT_F32 ? VKX_W_F32 : w->blk_rows ? VKX_W_BLOCKED : VKX_W_ROWS;
+}
+
+void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int wkind, VkDescriptorSet s, const vkx_linear_pc *pc) {
     if (pc->M == 0 || pc->N == 0) return;
+    int fp32_weights = wkind == VKX_W_F32;
+    if (wkind == VKX_W_BLOCKED_X) { /* x written so only when k->cmbx exists */
+        vkx_dispatch(c, k->cmbx, s, pc, sizeof(*pc), div_up(pc->N, k->cm_bn), div_up(pc->M, k->cm_bm));
+        return;
+    }
+    if (wkind == VKX_W_BLOCKED) { /* only uploaded so when k->cmb_vec exists */
+        int vec = pc->x_off % 8 == 0 && pc->ldx % 8 == 0;
+        vkx_dispatch(c, vec ? k->cmb_vec : k->cmb_scalar, s, pc, sizeof(*pc), div_up(pc->N, k->cm_bn),
+                     div_up(pc->M, k->cm_bm));
+        return;
+    }
     if (!fp32_weights && k->mm_vec) {
         int vec = pc->K % 8 == 0 && pc->ldw % 8 == 0 && pc->w_off % 8 == 0 && pc->x_off % 8 == 0 &&
                   pc->ldx % 8 == 0;
@@ -291,14 +345,18 @@ void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescri
                  div_up(pc->M, k->lin_bm));
 }
 
-void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M, uint32_t I, uint32_t K) {
+void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M, uint32_t I, uint32_t K,
+                 int blocked, int x_blocked, int y_blocked) {
     if (M == 0 || I == 0) return;
     /* KHR kernel: N = the 2·I interleaved rows; NV2 kernel: N = I, up rows from b_off = I */
     vkx_linear_pc pc = {.M = M, .N = k->glu_block ? 2 * I : I, .K = K, .ldx = K, .ldw = K, .ldy = I,
                         .b_off = k->glu_block ? 0 : I, .alpha = 1.0f, .mask_adapter = -1};
     int vec = K % 8 == 0;
-    vkx_dispatch(c, vec ? k->glu_vec : k->glu_scalar, s, &pc, sizeof(pc), div_up(pc.N, k->glu_bn),
-                 div_up(M, k->glu_bm));
+    VkPipeline p = y_blocked ? k->glubxy
+                   : x_blocked ? k->glubx
+                   : blocked ? (vec ? k->glub_vec : k->glub_scalar)
+                             : vec ? k->glu_vec : k->glu_scalar;
+    vkx_dispatch(c, p, s, &pc, sizeof(pc), div_up(pc.N, k->glu_bn), div_up(M, k->glu_bm));
 }
 
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
@@ -312,7 +370,7 @@ void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32
                      int has_w, int out16) {
     uint32_t pc[8] = {rows, n, x_off, x_ld, y_off, y_ld, 0, has_w ? 1u : 0u};
     memcpy(&pc[6], &eps, 4);
-    vkx_dispatch_linear(c, out16 ? k->rmsnorm16 : k->rmsnorm, s, pc, sizeof(pc), rows);
+    vkx_dispatch_linear(c, out16 == 2 ? k->rmsnorm16b : out16 ? k->rmsnorm16 : k->rmsnorm, s, pc, sizeof(pc), rows);
 }
 
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,

@@ -89,7 +89,9 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
     XF_TRY(ops_ctx(&c));
     XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));
     rows_f32 src = {W, (uint32_t)in, k.wt};
-    XF_TRY(vkx_weight_upload(c, k.wt, (uint32_t)out, (uint32_t)in, fill_rows_f32, &src, &w));
+    /* as the forward stores its layers' matrices: blocked where the kernel reads that */
+    XF_TRY(vkx_weight_upload_blocked(c, k.wt, (uint32_t)out, (uint32_t)in, fill_rows_f32, &src,
+                                     k.cmb_vec ? k.cm_bn : 0, k.blk_k, &w));
     if (k.a16) { /* the matrix-unit multiply reads 16-bit activations */
         XF_ALLOC(x16, (size_t)T * in + 1);
         for (size_t i = 0; i < (size_t)T * in; i++)
@@ -115,7 +117,7 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
                             .ldy = (uint32_t)out, .b_off = w.row0[p],
                             .flags = (bias ? VKX_LIN_BIAS : 0u) | (accumulate ? VKX_LIN_ACC : 0u),
                             .alpha = 1.0f, .mask_adapter = -1};
-        vkx_rec_linear(c, &k, k.wt == VKX_WT_F32, s, &pc);
+        vkx_rec_linear(c, &k, vkx_weight_kind(&w), s, &pc);
     }
     vkx_barrier_all(c);
     XF_TRY(vkx_submit_wait(c));

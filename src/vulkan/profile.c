@@ -4,6 +4,7 @@
  * between two timestamps is the later dispatch); XFWD_VK_PIPE_STATS=1 records
  * the driver's compiler statistics of each pipeline (registers, spills) through
  * VK_KHR_pipeline_executable_properties. Reports are read by bench/vulkan_bench.c. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,4 +111,127 @@ void vkx_pipe_stats(vkx_ctx *c, VkPipeline p, const char *name) {
         if (g_stats_len > cap - 1) g_stats_len = cap - 1;
     }
     free(st);
+}
+
+/* ------------------------------------------------------------------ multiply timing */
+
+typedef struct gemm_fill {
+    uint32_t cols;
+    vkx_wt wt;
+    float scale;
+} gemm_fill;
+
+/* Deterministic values in [-scale, scale] of the mode's 16-bit type (or fp32). */
+static uint16_t gemm_value16(vkx_wt wt, uint64_t i, float scale) {
+    uint64_t s = (i + 1) * 0x9e3779b97f4a7c15ull;
+    s ^= s >> 31;
+    s *= 0xbf58476d1ce4e5b9ull;
+    s ^= s >> 29;
+    float v = scale * ((float)(s >> 40) / (float)(1u << 24) * 2.0f - 1.0f);
+    return wt == VKX_WT_BF16 ? xf_f32_to_bf16(v) : xf_f32_to_f16(v);
+}
+
+static void gemm_rows(void *user, uint32_t row0, uint32_t nrows, void *dst) {
+    const gemm_fill *f = user;
+    uint16_t *d = dst;
+    for (uint64_t i = 0; i < (uint64_t)nrows * f->cols; i++)
+        d[i] = gemm_value16(f->wt, (uint64_t)row0 * f->cols + i, f->scale);
+}
+
+static void gemm_bytes(void *user, void *dst, size_t byte_off, size_t n) {
+    const gemm_fill *f = user;
+    uint16_t *d = dst;
+    for (size_t i = 0; i < n / 2; i++) d[i] = gemm_value16(f->wt, byte_off / 2 + i + 0x5bd1e995u, f->scale);
+}
+
+static vkx_ctx *g_gemm_ctx;
+
+static double median5(const double *v) {
+    double s[5];
+    memcpy(s, v, sizeof s);
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && s[j] < s[j - 1]; j--) {
+            double t = s[j];
+            s[j] = s[j - 1], s[j - 1] = t;
+        }
+    return s[2];
+}
+
+/* Times the forward's multiply kernel of a 16-bit mode on one shape: y[M, N] =
+ * x[M, K] · W[N, K]^T (glu: the fused gate|up product, N interleaved rows, output
+ * [M, N/2]), `iters` dispatches per submission: one warm-up submission, then the
+ * with the kernels the environment selects now (XFWD_VK_CM_TILE, ...). Device
+ * median of five, in device milliseconds per dispatch, in *ms. Tuning only (bench/vulkan_bench.c --gemm). */
+xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters, double *ms) {
+    xf_status st = XF_OK;
+    vkx_buffer bx = {0}, by = {0};
+    vkx_weight w = {0};
+    vkx_kernels k;
+    VkDescriptorSet *sets = NULL;
+    *ms = 0;
+    XF_CHECK(M >= 1 && N >= 2 && K >= 8 && iters >= 1 && (mode == XF_DTYPE_F16 || mode == XF_DTYPE_BF16),
+             XF_ERR_INVALID_ARG, "vulkan gemm timing: bad arguments");
+    if (!g_gemm_ctx) XF_TRY(vkx_ctx_create(NULL, &g_gemm_ctx));
+    vkx_ctx *c = g_gemm_ctx;
+    vkx_sets_reset(c);
+    XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));
+    XF_CHECK(k.a16 && (!glu || k.glu_vec), XF_ERR_UNSUPPORTED,
+             "vulkan gemm timing: no matrix-unit %s kernel on this device with these settings",
+             glu ? "gate|up" : "multiply");
+    XF_CHECK(!glu || (N % 2 == 0 && (uint64_t)N * (uint64_t)K * 2 <= c->max_piece), XF_ERR_INVALID_ARG,
+             "vulkan gemm timing: bad gate|up shape");
+    gemm_fill fw = {(uint32_t)K, k.wt, 1.0f}, fx = {(uint32_t)K, k.wt, 1.0f / sqrtf((float)K)};
+    int blk = glu ? k.glub_vec != NULL : k.cmb_vec != NULL; /* as the forward uploads its layers */
+    XF_TRY(vkx_weight_upload_blocked(c, k.wt, (uint32_t)N, (uint32_t)K, gemm_rows, &fw, blk ? k.cm_bn : 0, k.blk_k,
+                                     &w));
+    /* x as the forward's q|k|v and gate|up read it: blocked where they do (random data either way) */
+    int xb = w.blk_rows && (glu ? k.glubx : k.cmbx) && w.n == 1;
+    size_t xbytes = (size_t)(M + k.cm_bm) * K * 2;
+    XF_TRY(vkx_buffer_create(c, xbytes, 0, &bx));
+    XF_TRY(vkx_upload_fill(c, &bx, 0, xbytes, gemm_bytes, &fx));
+    XF_TRY(vkx_buffer_create(c, (size_t)(M + k.cm_bm) * N * (glu ? 1 : 4), 0, &by));
+    XF_ALLOC(sets, w.n);
+    for (int p = 0; p < w.n; p++) {
+        vkx_buffer *b[4] = {&bx, &w.pieces[p], NULL, &by};
+        XF_TRY(vkx_set(c, b, 4, &sets[p]));
+    }
+    XF_CHECK(!glu || w.n == 1, XF_ERR_UNSUPPORTED, "vulkan gemm timing: gate|up weight in pieces");
+    /* warm-up rounds for at least 0.5 s of device time (the clocks ramp up from idle
+     * over a fraction of a second under load), then five timed rounds */
+    double t5[5], warmed = 0;
+    int warm = 0;
+    for (int round = 0; warm < 5; round++) {
+        XF_TRY(vkx_begin(c));
+        vkx_ts_begin(c);
+        for (int i = 0; i < iters; i++) {
+            if (glu) {
+                vkx_rec_glu(c, &k, sets[0], (uint32_t)M, (uint32_t)N / 2, (uint32_t)K, w.blk_rows != 0, xb,
+                            xb && k.glubxy && (N / 2) % k.blk_k == 0);
+                continue;
+            }
+            for (int p = 0; p < w.n; p++) {
+                vkx_linear_pc pc = {.M = (uint32_t)M, .N = w.row0[p + 1] - w.row0[p], .K = (uint32_t)K,
+                                    .ldx = (uint32_t)K, .ldw = (uint32_t)K, .y_off = w.row0[p],
+                                    .ldy = (uint32_t)N, .alpha = 1.0f, .mask_adapter = -1};
+                vkx_rec_linear(c, &k, xb ? VKX_W_BLOCKED_X : vkx_weight_kind(&w), sets[p], &pc);
+            }
+        }
+        vkx_ts_end(c);
+        XF_TRY(vkx_submit_wait(c));
+        vkx_ts_read(c);
+        if (warmed >= 500 || round >= 1000) t5[warm++] = c->last_forward_ms / iters;
+        warmed += c->last_forward_ms > 0 ? c->last_forward_ms : 1;
+    }
+    *ms = median5(t5);
+    if (getenv("XFWD_VK_GEMM_SPREAD"))
+        fprintf(stderr, "gemm %dx%dx%d%s: %.3f %.3f %.3f %.3f %.3f ms per dispatch\n", M, N, K, glu ? " glu" : "",
+                t5[0], t5[1], t5[2], t5[3], t5[4]);
+cleanup:
+    free(sets);
+    if (g_gemm_ctx) {
+        vkx_weight_free(g_gemm_ctx, &w);
+        vkx_buffer_destroy(g_gemm_ctx, &bx);
+        vkx_buffer_destroy(g_gemm_ctx, &by);
+    }
+    return st;
 }

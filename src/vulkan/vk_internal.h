@@ -87,7 +87,7 @@ typedef struct vkx_buffer {
     int host;        /* 1: host-visible (staging, plan inputs, readback) */
 } vkx_buffer;
 
-#define VKX_MAX_SPEC 12
+#define VKX_MAX_SPEC 16
 #define VKX_PROF_MAX 8192
 #define VKX_BINDINGS 6 /* every pipeline: storage buffers 0..5, 128 bytes of push constants */
 #define VKX_PC_BYTES 128
@@ -270,6 +270,14 @@ typedef struct vkx_kernels {
     uint32_t lin_bm, lin_bn;
     VkPipeline cm_vec, cm_scalar; /* subgroup matrix-unit path: KHR (a16, f16 or bf16) or NV (f16, fp32 x), or NULL */
     uint32_t cm_bm, cm_bn;
+    /* the KHR kernel (and its gate|up variant) on blocked weights (vkx_weight_upload_blocked
+     * with bn = cm_bn, bk = blk_k), or NULL */
+    VkPipeline cmb_vec, cmb_scalar, glub_vec, glub_scalar;
+    uint32_t blk_k;
+    /* the same reading x in the blocked layout too (rows in groups of cm_bm), which
+     * rmsnorm16b writes, or NULL */
+    VkPipeline cmbx, glubx, rmsnorm16b;
+    VkPipeline glubxy; /* glubx writing act blocked (for the down multiply's cmbx), or NULL */
     /* a16 != 0 (1 f16, 2 bf16): the matrix multiplies of wt weights read 16-bit
      * activations, which rmsnorm16 / attention16 / swiglu16 write beside their
      * fp32 outputs (binding 3, binding 5 for attention) */
@@ -297,15 +305,20 @@ uint32_t vkx_cm2_wg(const vkx_ctx *c, int t, uint32_t M, uint32_t N, uint32_t K,
 xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels *k);
 
 /* Recorders: the set binds the op's buffers in the shader's binding order. */
-/* With k->a16, a multiply of wt weights (fp32_weights = 0) reads 16-bit x. */
-void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int fp32_weights, VkDescriptorSet s,
-                    const vkx_linear_pc *pc);
+/* wkind: how the weights are stored. With k->a16, a multiply of wt weights reads 16-bit x. */
+enum { VKX_W_ROWS = 0, /* wt, row-major */
+       VKX_W_F32 = 1,  /* fp32, row-major (LoRA factors, the classifier) */
+       VKX_W_BLOCKED = 2, /* wt in the blocked layout of k->cmb_vec */
+       VKX_W_BLOCKED_X = 3 /* the same, and x in the blocked layout of rmsnorm16b (k->cmbx) */ };
+void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int wkind, VkDescriptorSet s, const vkx_linear_pc *pc);
 /* act[M, I] (16-bit, row stride I) = silu(x·Wgᵀ) · (x·Wuᵀ) with k->glu_vec; x [M, K]
- * 16-bit; W the gate|up weight as k->glu_block says. */
-void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M, uint32_t I, uint32_t K);
+ * 16-bit; W the gate|up weight as k->glu_block says (blocked: as k->glub_vec reads). */
+void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M, uint32_t I, uint32_t K,
+                 int blocked, int x_blocked, int y_blocked);
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
                    uint32_t row0, uint32_t nrows);
-/* out16: also write the 16-bit copy (k->a16; the set binds it) — rmsnorm, attention, swiglu. */
+/* out16: also write the 16-bit copy (k->a16; the set binds it) — rmsnorm, attention, swiglu;
+ * rmsnorm's out16 = 2: that copy in the blocked layout (k->rmsnorm16b). */
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
                      int has_w, int out16);
@@ -325,6 +338,7 @@ void vkx_rec_pool(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t 
 typedef struct vkx_weight {
     vkx_wt wt;
     uint32_t rows, cols;
+    uint32_t blk_rows, blk_k; /* > 0: stored in blocks (vkx_weight_upload_blocked), one piece */
     int n;               /* pieces */
     vkx_buffer *pieces;  /* [n] */
     uint32_t *row0;      /* [n+1]: first row of each piece; row0[n] = rows */
@@ -334,7 +348,16 @@ typedef struct vkx_weight {
 typedef void (*vkx_rows_fn)(void *user, uint32_t row0, uint32_t nrows, void *dst);
 xf_status vkx_weight_upload(vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, vkx_rows_fn fill,
                             void *user, vkx_weight *w);
+/* The same in the layout of the matrix-unit kernel's blocked weights: rows in groups
+ * of bn (the last padded with zero rows), each group stored as cols/bk consecutive
+ * bn×bk row-major blocks, so that each K slice of a tile is contiguous. Falls back
+ * to vkx_weight_upload (blk_rows = 0) when bn is 0, cols is not a multiple of bk or
+ * the padded matrix does not fit one piece. */
+xf_status vkx_weight_upload_blocked(vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, vkx_rows_fn fill,
+                                    void *user, uint32_t bn, uint32_t bk, vkx_weight *w);
 void vkx_weight_free(vkx_ctx *c, vkx_weight *w);
+/* The wkind (VKX_W_*) of a weight, for vkx_rec_linear. */
+int vkx_weight_kind(const vkx_weight *w);
 /* fp32 host data to a new device buffer. */
 xf_status vkx_buffer_from(vkx_ctx *c, const void *src, size_t bytes, vkx_buffer *b);
 
@@ -370,9 +393,17 @@ typedef struct vkx_model {
     int r_max;              /* largest LoRA rank (0: none) */
 } vkx_model;
 
-/* Uploads the model in the weight type of k (merging adapter 0 when cfg->merge);
- * glu_block > 0 interleaves the gate|up rows in blocks of glu_block (k->glu_block). */
-xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, uint32_t glu_block,
+/* How the layers' matrices are laid out for the kernels that read them. */
+typedef struct vkx_layout {
+    uint32_t glu_block;   /* > 0: gate|up rows interleaved in blocks of this many (k->glu_block) */
+    uint32_t blk_rows;    /* > 0: q|k|v, o and down in the blocked layout, groups of this many rows */
+    uint32_t gu_blk_rows; /* the same for gate|up (its kernel may differ) */
+    uint32_t blk_k;       /* columns per block */
+} vkx_layout;
+
+/* Uploads the model in the weight type of k (merging adapter 0 when cfg->merge),
+ * the layers' matrices laid out as lay says. */
+xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, const vkx_layout *lay,
                            vkx_model *vm);
 void vkx_model_free(vkx_ctx *c, vkx_model *vm);
 
@@ -407,6 +438,8 @@ typedef struct vkx_engine {
     /* 16-bit copies read by the matrix multiplies when k.a16 (else empty) */
     vkx_buffer xn16, att16, act16;
     int glu;                /* gate|up multiply fused with SwiGLU (k.glu_vec, no unmerged LoRA) */
+    int xblk;               /* the layers' norms write xn16 blocked, q|k|v and gate|up read it so */
+    int ablk;               /* the fused gate|up writes act16 blocked, down reads it so */
     vkx_buffer u;           /* [T, r_max] LoRA intermediate */
     vkx_buffer pooled;      /* [B, H] */
     vkx_buffer cls;         /* [B, L] */

@@ -5,6 +5,8 @@
 #ifndef XF_VK_TIMING_H
 #define XF_VK_TIMING_H
 
+#include "xfwd.h"
+
 /* Milliseconds, or 0 when the device has no timestamps or nothing ran yet. */
 double xf_vk_last_forward_ms(void);
 
@@ -18,5 +20,12 @@ const char *xf_vk_profile_report(void);
 /* With XFWD_VK_PIPE_STATS=1 (and VK_KHR_pipeline_executable_properties): the
  * driver's statistics (registers, spills, ...) of every pipeline created. */
 const char *xf_vk_pipeline_stats(void);
+
+/* Device milliseconds of one multiply of the forward's 16-bit kernels on random
+ * data: y[M, N] = x[M, K]·W[N, K]^T, or with glu the fused gate|up product (N
+ * interleaved rows, SwiGLU output [M, N/2]); the mean of `iters` dispatches in
+ * one submission (the median of five such rounds), with the kernel settings of the
+ * environment at the call. */
+xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters, double *ms);
 
 #endif /* XF_VK_TIMING_H */

@@ -1,7 +1,8 @@
 /* weights.c — uploading a model once at engine creation: matrices in the mode's
  * weight type (fp32, f16 or bf16), split by rows where one would exceed a
  * storage-buffer binding; q/k/v fused into one [(NH+2·NKV)·D, H] matrix and
- * gate/up into one [2·I, H] matrix so each is one multiply; norms, biases and
+ * gate/up into one [2·I, H] matrix so each is one multiply (the layers' matrices in
+ * the blocked layout of the matrix-unit kernel where it reads that); norms, biases and
  * the RoPE table in fp32; LoRA factors in fp32, or adapter 0 folded into the
  * weights (W += s·B·A) when the engine merges it. */
 #include <stdlib.h>
@@ -59,6 +60,53 @@ cleanup:
     return st;
 }
 
+xf_status vkx_weight_upload_blocked(vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, vkx_rows_fn fill,
+                                    void *user, uint32_t bn, uint32_t bk, vkx_weight *w) {
+    xf_status st = XF_OK;
+    size_t es = vkx_wt_size(wt);
+    uint64_t groups = bn ? ((uint64_t)rows + bn - 1) / bn : 0, group_bytes = (uint64_t)bn * cols * es;
+    uint64_t per_chunk = group_bytes ? c->staging.size / group_bytes : 0;
+    if (!bn || !bk || rows == 0 || cols % bk || groups * group_bytes > c->max_piece || per_chunk == 0)
+        return vkx_weight_upload(c, wt, rows, cols, fill, user, w);
+    char *tmp = NULL;
+    memset(w, 0, sizeof(*w));
+    w->wt = wt;
+    w->rows = rows;
+    w->cols = cols;
+    w->blk_rows = bn;
+    w->blk_k = bk;
+    XF_ALLOC(w->pieces, 1);
+    XF_ALLOC(w->row0, 2);
+    w->n = 1;
+    w->row0[1] = rows;
+    XF_TRY(vkx_buffer_create(c, (VkDeviceSize)(groups * group_bytes), 0, &w->pieces[0]));
+    if (per_chunk > groups) per_chunk = groups;
+    size_t tmp_bytes = (size_t)(per_chunk * group_bytes);
+    XF_ALLOC(tmp, tmp_bytes);
+    size_t run = (size_t)bk * es, row_bytes = (size_t)cols * es;
+    for (uint64_t g0 = 0; g0 < groups; g0 += per_chunk) {
+        uint64_t ng = groups - g0 < per_chunk ? groups - g0 : per_chunk;
+        uint64_t r0 = g0 * bn, nr = rows - r0 < ng * bn ? rows - r0 : ng * bn;
+        fill(user, (uint32_t)r0, (uint32_t)nr, tmp);
+        memset(tmp + nr * row_bytes, 0, (size_t)((ng * bn - nr) * row_bytes)); /* the padding rows */
+        char *dst = c->staging.map;
+        for (uint64_t g = 0; g < ng; g++)
+            for (uint32_t kb = 0; kb < cols / bk; kb++)
+                for (uint32_t r = 0; r < bn; r++, dst += run)
+                    memcpy(dst, tmp + (g * bn + r) * row_bytes + kb * run, run);
+        XF_TRY(vkx_begin(c));
+        VkBufferCopy region = {.srcOffset = 0, .dstOffset = g0 * group_bytes, .size = ng * group_bytes};
+        vkCmdCopyBuffer(c->cmd, c->staging.buf, w->pieces[0].buf, 1, &region);
+        XF_TRY(vkx_submit_wait(c));
+    }
+    free(tmp);
+    return XF_OK;
+cleanup:
+    free(tmp);
+    vkx_weight_free(c, w);
+    return st;
+}
+
 void vkx_weight_free(vkx_ctx *c, vkx_weight *w) {
     if (w->pieces)
         for (int p = 0; p < w->n; p++) vkx_buffer_destroy(c, &w->pieces[p]);
@@ -78,6 +126,7 @@ typedef struct fused {
     int64_t rows[3];
     int64_t cols;
     int64_t block;     /* > 0: two equal sources interleaved in blocks of this many rows */
+    uint32_t blk_rows, blk_k; /* > 0: uploaded in the blocked layout (vkx_weight_upload_blocked) */
     vkx_wt wt;
     xf_status st;      /* first failure inside a fill (host memory) */
 } fused;
@@ -161,7 +210,8 @@ static xf_status upload_fused(vkx_ctx *c, fused *f, vkx_weight *w) {
     XF_CHECK(rows < ((int64_t)1 << 31) && f->cols < ((int64_t)1 << 31), XF_ERR_UNSUPPORTED,
              "vulkan: a %lld x %lld weight is too large", (long long)rows, (long long)f->cols);
     f->st = XF_OK;
-    XF_TRY(vkx_weight_upload(c, f->wt, (uint32_t)rows, (uint32_t)f->cols, fused_fill, f, w));
+    XF_TRY(vkx_weight_upload_blocked(c, f->wt, (uint32_t)rows, (uint32_t)f->cols, fused_fill, f, f->blk_rows,
+                                     f->blk_k, w));
     XF_CHECK(f->st == XF_OK, f->st, "out of host memory while merging a LoRA adapter");
 cleanup:
     return st;
@@ -186,7 +236,7 @@ static const xf_lora *lora_of(const xf_backend_config *cfg, int a, int l, xf_mod
     return lo->A ? lo : NULL;
 }
 
-static xf_status upload_layer(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, uint32_t glu_block, int l,
+static xf_status upload_layer(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, const vkx_layout *lay, int l,
                               vkx_layer *L) {
     xf_status st = XF_OK;
     const xf_config *mc = &cfg->model->cfg;
@@ -212,14 +262,17 @@ static xf_status upload_layer(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt w
     }
     fused f = {.n = 3, .t = {&ml->wq, &ml->wk, &ml->wv},
                .merge = {MERGE(XF_MOD_Q), MERGE(XF_MOD_K), MERGE(XF_MOD_V)},
-               .rows = {qr, kvr, kvr}, .cols = H, .wt = wt};
+               .rows = {qr, kvr, kvr}, .cols = H, .blk_rows = lay->blk_rows, .blk_k = lay->blk_k, .wt = wt};
     XF_TRY(upload_fused(c, &f, &L->qkv));
-    fused fo = {.n = 1, .t = {&ml->wo}, .merge = {MERGE(XF_MOD_O)}, .rows = {H}, .cols = qr, .wt = wt};
+    fused fo = {.n = 1, .t = {&ml->wo}, .merge = {MERGE(XF_MOD_O)}, .rows = {H}, .cols = qr,
+                .blk_rows = lay->blk_rows, .blk_k = lay->blk_k, .wt = wt};
     XF_TRY(upload_fused(c, &fo, &L->o));
     fused fg = {.n = 2, .t = {&ml->w_gate, &ml->w_up}, .merge = {MERGE(XF_MOD_GATE), MERGE(XF_MOD_UP)},
-                .rows = {I, I}, .cols = H, .block = glu_block, .wt = wt};
+                .rows = {I, I}, .cols = H, .block = lay->glu_block, .blk_rows = lay->gu_blk_rows,
+                .blk_k = lay->blk_k, .wt = wt};
     XF_TRY(upload_fused(c, &fg, &L->gu));
-    fused fd = {.n = 1, .t = {&ml->w_down}, .merge = {MERGE(XF_MOD_DOWN)}, .rows = {H}, .cols = I, .wt = wt};
+    fused fd = {.n = 1, .t = {&ml->w_down}, .merge = {MERGE(XF_MOD_DOWN)}, .rows = {H}, .cols = I,
+                .blk_rows = lay->blk_rows, .blk_k = lay->blk_k, .wt = wt};
     XF_TRY(upload_fused(c, &fd, &L->down));
 #undef MERGE
 cleanup:
@@ -250,7 +303,7 @@ cleanup:
     return st;
 }
 
-xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, uint32_t glu_block,
+xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, const vkx_layout *lay,
                            vkx_model *vm) {
     xf_status st = XF_OK;
     const xf_model *m = cfg->model;
@@ -278,7 +331,7 @@ xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, 
     size_t rope = (size_t)mc->max_pos * (size_t)(mc->head_dim / 2) * 4;
     XF_TRY(vkx_buffer_from(c, m->rope_cos, rope, &vm->rope_cos));
     XF_TRY(vkx_buffer_from(c, m->rope_sin, rope, &vm->rope_sin));
-    for (int l = 0; l < mc->n_layers; l++) XF_TRY(upload_layer(c, cfg, wt, glu_block, l, &vm->layers[l]));
+    for (int l = 0; l < mc->n_layers; l++) XF_TRY(upload_layer(c, cfg, wt, lay, l, &vm->layers[l]));
     if (!cfg->merge && cfg->n_adapters > 0) XF_TRY(upload_loras(c, cfg, vm));
 cleanup:
     return st;

@@ -29,6 +29,11 @@
 // (any vendor's VK_KHR_cooperative_matrix), reading 16-bit activations (X16: x is
 // [M, K] in the weights' type, f16 or, with BF16, bf16, as the a16 producers write
 // it) — no conversion while staging.
+//
+// Blocked layouts (WBLK, XBLK, YBLK): with row-major x and W, a slice is BM (BN) rows
+// of only 2·BK bytes each, and one warp's 16-byte loads touch 16 cache lines; the
+// global loads, not the multiplies, then bound the kernel (bench/vulkan-h100.md).
+// Stored in BN×BK (BM×BK) blocks, a slice is one contiguous run of memory.
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -69,15 +74,38 @@ layout(constant_id = 6) const uint TM = 16;
 layout(constant_id = 7) const uint TN = 8;
 layout(constant_id = 8) const uint TK = 16;
 layout(constant_id = 9) const uint SG = 32;    // subgroup size
+// DBUF: > 1 makes consecutive workgroups walk down groups of GM tile rows before
+// moving right (more reuse of the x and W tiles in L2 than row after row).
+layout(constant_id = 10) const uint GM = 0;
+// Tuning diagnostics (PF2; the results are wrong; bench/vulkan-h100.md): 1 = no
+// global loads after the first slice (shared-memory fragment loads, multiplies,
+// barriers); 2 = also no fragment loads in the loop (multiplies and barriers);
+// 3 = multiplies only; 7 = every slice loaded from the first one (hits in L1).
+layout(constant_id = 11) const uint DIAG = 0;
+// DBUF: W uploaded in blocks (vkx_weight_upload_blocked): rows in groups of BN, each
+// group stored as K/BK consecutive BN×BK blocks, so that a slice of W is one
+// contiguous run of memory (K a multiple of BK, w_off a multiple of 8).
+layout(constant_id = 12) const bool WBLK = false;
+// DBUF, X16: x written in the same blocked layout (rows in groups of BM, each group
+// as K/BK consecutive BM×BK blocks; rmsnorm16 with its blocked output), x_off a
+// multiple of 8.
+layout(constant_id = 13) const bool XBLK = false;
+// GLU: act written in that blocked layout (groups of BM rows, blocks of BK columns;
+// N/2 a multiple of BK, BK of TN), for the down multiply to read with XBLK.
+layout(constant_id = 14) const bool YBLK = false;
 // 16-byte global loads: K, ldw, w_off multiples of 8 and ldx, x_off multiples of 4.
-layout(constant_id = 10) const bool VEC = true;
+layout(constant_id = 15) const bool VEC = true;
 layout(local_size_x_id = 0) in;
 
 const uint FM = WM / TM, FN = WN / TN;
 const uint UPR = BK / 8u;                   // 16-byte units per staged row
 const uint SA = UPR + 1u, SB = UPR + 1u;    // padded row strides, in units
-const uint UA = BM * UPR / WG;              // units of x each thread stages per slice
-const uint UB = BN * UPR / WG;              // units of W each thread stages per slice
+const uint NUA = BM * UPR, NUB = BN * UPR;  // 16-byte units of x and W per slice
+const uint UA = (NUA + WG - 1u) / WG;       // units of x each thread stages per slice (at most)
+const uint UB = (NUB + WG - 1u) / WG;       // units of W each thread stages per slice (at most)
+// whether unit l of this thread exists (DBUF; the other kernels need WG | NUA, NUB)
+#define HAS_A(u) (NUA % WG == 0u || (u) < NUA)
+#define HAS_B(u) (NUB % WG == 0u || (u) < NUB)
 const uint NSG = WG / SG;
 const uint EPL = TM * TN / SG;              // epilogue elements per lane and fragment
 
@@ -172,6 +200,20 @@ uvec4 fetch_x(uint gm, uint gk) {
     return uvec4(packHalf2x16(a.xy), packHalf2x16(a.zw), packHalf2x16(b.xy), packHalf2x16(b.zw));
 }
 #endif
+
+// Unit u of the slice at column kb of the BN-row group starting at n0 (WBLK).
+uvec4 fetch_wb(uint n0, uint kb, uint u) {
+    return w8[pc.w_off / 8u + ((n0 / BN) * (pc.K / BK) + kb / BK) * NUB + u];
+}
+
+// Unit u of the slice at column kb of the BM-row group starting at m0 (XBLK).
+uvec4 fetch_xb(uint m0, uint kb, uint u) {
+#ifdef X16
+    return x8[pc.x_off / 8u + ((m0 / BM) * (pc.K / BK) + kb / BK) * NUA + u];
+#else
+    return uvec4(0u);
+#endif
+}
 
 // 8 consecutive W values of row gn from column gk (zero outside).
 uvec4 fetch_w(uint gn, uint gk) {
@@ -269,7 +311,14 @@ void main() {
 void main() {
     uint tid = gl_LocalInvocationID.x;
     uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
-    uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
+    uint tx = gl_WorkGroupID.x, ty = gl_WorkGroupID.y;
+    if (GM > 1u) {  // linear workgroup id → (column, row) of tiles, GM rows per group
+        uint nx = gl_NumWorkGroups.x, id = ty * nx + tx, per = GM * nx, first = (id / per) * GM;
+        uint rows = min(gl_NumWorkGroups.y - first, GM), r = id % per;
+        ty = first + r % rows;
+        tx = r / rows;
+    }
+    uint n0 = tx * BN, m0 = ty * BM;
     uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
 
     // When the workgroup's tile lies inside y and no bias or row mask applies, its
@@ -297,19 +346,19 @@ void main() {
     uvec4 ra[UA], rb[UB];
     [[unroll]] for (uint l = 0u; l < UA; l++) {
         uint u = tid + l * WG;
-        ra[l] = fetch_x(m0 + u / UPR, (u % UPR) * 8u);
+        if (HAS_A(u)) ra[l] = (XBLK ? fetch_xb(m0, 0u, u) : fetch_x(m0 + u / UPR, (u % UPR) * 8u));
     }
     [[unroll]] for (uint l = 0u; l < UB; l++) {
         uint u = tid + l * WG;
-        rb[l] = fetch_w(n0 + u / UPR, (u % UPR) * 8u);
+        if (HAS_B(u)) rb[l] = (WBLK ? fetch_wb(n0, 0u, u) : fetch_w(n0 + u / UPR, (u % UPR) * 8u));
     }
     [[unroll]] for (uint l = 0u; l < UA; l++) {
         uint u = tid + l * WG;
-        As[(u / UPR) * SA + u % UPR] = ra[l];
+        if (HAS_A(u)) As[(u / UPR) * SA + u % UPR] = ra[l];
     }
     [[unroll]] for (uint l = 0u; l < UB; l++) {
         uint u = tid + l * WG;
-        Bs[(u / UPR) * SB + u % UPR] = rb[l];
+        if (HAS_B(u)) Bs[(u / UPR) * SB + u % UPR] = rb[l];
     }
     barrier();
 
@@ -319,11 +368,11 @@ void main() {
         if (more) {  // next slice in flight while this one is multiplied
             [[unroll]] for (uint l = 0u; l < UA; l++) {
                 uint u = tid + l * WG;
-                ra[l] = fetch_x(m0 + u / UPR, k0 + BK + (u % UPR) * 8u);
+                if (HAS_A(u)) ra[l] = (XBLK ? fetch_xb(m0, k0 + BK, u) : fetch_x(m0 + u / UPR, k0 + BK + (u % UPR) * 8u));
             }
             [[unroll]] for (uint l = 0u; l < UB; l++) {
                 uint u = tid + l * WG;
-                rb[l] = fetch_w(n0 + u / UPR, k0 + BK + (u % UPR) * 8u);
+                if (HAS_B(u)) rb[l] = (WBLK ? fetch_wb(n0, k0 + BK, u) : fetch_w(n0 + u / UPR, k0 + BK + (u % UPR) * 8u));
             }
         }
         [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++) {
@@ -343,11 +392,11 @@ void main() {
         if (more) {
             [[unroll]] for (uint l = 0u; l < UA; l++) {
                 uint u = tid + l * WG;
-                As[sa + (u / UPR) * SA + u % UPR] = ra[l];
+                if (HAS_A(u)) As[sa + (u / UPR) * SA + u % UPR] = ra[l];
             }
             [[unroll]] for (uint l = 0u; l < UB; l++) {
                 uint u = tid + l * WG;
-                Bs[sb + (u / UPR) * SB + u % UPR] = rb[l];
+                if (HAS_B(u)) Bs[sb + (u / UPR) * SB + u % UPR] = rb[l];
             }
         }
         barrier();
@@ -359,22 +408,26 @@ void main() {
     // unrolled by two so that each set is named, never indexed.
     uvec4 ra0[UA], rb0[UB], ra1[UA], rb1[UB];
 #define FETCH(RA, RB, KB)                                                   \
+    {                                                                       \
+    uint kb = DIAG == 7u ? 0u : (KB); /* DIAG 7: always the first slice */  \
     [[unroll]] for (uint l = 0u; l < UA; l++) {                             \
         uint u = tid + l * WG;                                              \
-        RA[l] = fetch_x(m0 + u / UPR, (KB) + (u % UPR) * 8u);              \
+        if (HAS_A(u))                                                       \
+            RA[l] = XBLK ? fetch_xb(m0, kb, u) : fetch_x(m0 + u / UPR, kb + (u % UPR) * 8u); \
     }                                                                       \
     [[unroll]] for (uint l = 0u; l < UB; l++) {                             \
         uint u = tid + l * WG;                                              \
-        RB[l] = fetch_w(n0 + u / UPR, (KB) + (u % UPR) * 8u);              \
-    }
+        if (HAS_B(u))                                                       \
+            RB[l] = WBLK ? fetch_wb(n0, kb, u) : fetch_w(n0 + u / UPR, kb + (u % UPR) * 8u); \
+    } }
 #define STORE(RA, RB, SA0, SB0)                                             \
     [[unroll]] for (uint l = 0u; l < UA; l++) {                             \
         uint u = tid + l * WG;                                              \
-        As[(SA0) + (u / UPR) * SA + u % UPR] = RA[l];                       \
+        if (HAS_A(u)) As[(SA0) + (u / UPR) * SA + u % UPR] = RA[l];         \
     }                                                                       \
     [[unroll]] for (uint l = 0u; l < UB; l++) {                             \
         uint u = tid + l * WG;                                              \
-        Bs[(SB0) + (u / UPR) * SB + u % UPR] = RB[l];                       \
+        if (HAS_B(u)) Bs[(SB0) + (u / UPR) * SB + u % UPR] = RB[l];         \
     }
 #define MULTIPLY(SA0, SB0)                                                  \
     [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++) {                     \
@@ -389,9 +442,25 @@ void main() {
         }                                                                   \
     }
     FETCH(ra0, rb0, 0u)
-    if (BK < pc.K) { FETCH(ra1, rb1, BK) }
+    if (BK < pc.K && (DIAG == 0u || DIAG == 7u)) { FETCH(ra1, rb1, BK) }
     STORE(ra0, rb0, 0u, 0u)
     barrier();
+    if (DIAG >= 1u && DIAG <= 3u) {
+        FRAG_A a0[FM];
+        FRAG_B b0[FN];
+        [[unroll]] for (uint i = 0u; i < FM; i++) CM_LOAD(a0[i], As, (wm0 + i * TM) * SA, SA, false);
+        [[unroll]] for (uint j = 0u; j < FN; j++) CM_LOAD(b0[j], Bs, (wn0 + j * TN) * SB, SB, true);
+        for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
+            if (DIAG == 1u) {
+                MULTIPLY(0u, 0u)
+            } else {
+                [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++)
+                    [[unroll]] for (uint j = 0u; j < FN; j++)
+                        [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = CM_MULADD(a0[i], b0[j], acc[i][j]);
+            }
+            if (DIAG != 3u) barrier();
+        }
+    } else
     for (uint k0 = 0u; k0 < pc.K; k0 += 2u * BK) {
         // slice k0 in stage 0, slice k0+BK in set 1; set 0 is free
         if (k0 + 2u * BK < pc.K) { FETCH(ra0, rb0, k0 + 2u * BK) }
@@ -415,6 +484,9 @@ void main() {
     // by element through the per-subgroup scratch in As.
     const uint FH = FN / 2u;
     uint cb = sg * (TM * TN / 4u), nout = pc.N / 2u;
+#define ACT_INDEX(gm, gc)                                                                       \
+    (YBLK ? (((gm) / BM) * (nout / BK) + (gc) / BK) * BM * BK + ((gm) % BM) * BK + (gc) % BK  \
+          : pc.y_off + (gm) * pc.ldy + (gc))
     // per workgroup, as above: the whole tile's act columns inside
     bool gdirect = m0 + BM <= pc.M && (n0 + BN) / 2u <= nout && pc.ldy % 8u == 0u && pc.y_off % 8u == 0u;
     [[unroll]] for (uint i = 0u; i < FM; i++) {
@@ -429,7 +501,7 @@ void main() {
             if (gdirect) {
                 coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> h =
                     coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(g);
-                coopMatStore(h, y16, pc.y_off + fm * pc.ldy + fc, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatStore(h, y16, ACT_INDEX(fm, fc), YBLK ? BK : pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
                 continue;
             }
 #endif
@@ -440,7 +512,7 @@ void main() {
                 uint e = lane + r * SG;
                 uint gm = fm + e / TN, gc = fc + e % TN;
                 if (gm < pc.M && gc < nout)
-                    y16[pc.y_off + gm * pc.ldy + gc] = T16(uintBitsToFloat(As[cb + e / 4u][e % 4u]));
+                    y16[ACT_INDEX(gm, gc)] = T16(uintBitsToFloat(As[cb + e / 4u][e % 4u]));
             }
             subgroupBarrier();
         }

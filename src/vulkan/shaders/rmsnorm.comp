@@ -2,10 +2,15 @@
 // rmsnorm.comp — y[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) · w, in fp32.
 // One workgroup per row; the sum of squares is a tree reduction in shared memory.
 // OUT16 = 1 (f16) or 2 (bf16) also writes y as 16-bit pairs to y16 (n, y_off and
-// y_ld even).
+// y_ld even; BK even).
 #include "common.glsl"
 
 layout(constant_id = 0) const uint OUT16 = 0;
+// BM, BK > 0: the 16-bit copy in the blocked layout the matrix-unit kernel reads
+// (rows in groups of BM, each group n/BK consecutive BM×BK blocks; n a multiple of
+// BK, y16 from its start); the fp32 y stays row-major.
+layout(constant_id = 1) const uint BM = 0;
+layout(constant_id = 2) const uint BK = 0;
 layout(local_size_x = 256) in;
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };   // [rows, x_ld]
@@ -48,7 +53,8 @@ void main() {
             if (pc.has_w != 0u) v *= vec2(w[c], w[c + 1u]);
             y[yb + c] = v.x;
             y[yb + c + 1u] = v.y;
-            y16[(yb + c) / 2u] = pack16(v, OUT16);
+            uint e = BM > 0u ? ((r / BM) * (pc.n / BK) + c / BK) * BM * BK + (r % BM) * BK + c % BK : yb + c;
+            y16[e / 2u] = pack16(v, OUT16);
         }
         return;
     }
