@@ -105,10 +105,12 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         const char *kn = getenv("XFWD_VK_CM_KERNEL");
         int db = !(kn && !strcmp(kn, "old")), pf2 = kn && !strcmp(kn, "pf2");
         if (khr) db = 1, pf2 = !(kn && !strcmp(kn, "db")); /* KHR: pf2 (measured 4 % faster) or db */
-        /* db/pf2: 128×128 tiles of 8 subgroups × 64×32, K slices of 16 — ~125 registers, so
-         * two workgroups per SM (measured fastest; passed the f16 gate on the H100) */
+        /* db/pf2: 128×128 tiles, K slices of 16, subgroups of 64×32 (8 of them). KHR with
+         * subgroups of 32 or more: 4 subgroups of 64×64 (128 invocations on the H100:
+         * measured 3 % faster there with the blocked layouts); narrower subgroups keep 64×32,
+         * where 64×64 would mean many more fragments per subgroup. */
         uint32_t m[5] = {128, 256, 32, 64, 64};
-        if (db) m[1] = 128, m[2] = 16, m[4] = 32;
+        if (db) m[1] = 128, m[2] = 16, m[4] = khr && c->subgroup_size >= 32 ? 64 : 32;
         env_tile("XFWD_VK_CM_TILE", m);
         uint32_t fm = khr ? c->khr_m[t16] : c->cm_m, fn = khr ? c->khr_n[t16] : c->cm_n,
                  fk = khr ? c->khr_k[t16] : c->cm_k;
