@@ -15,7 +15,8 @@
  *   xfwd_vulkan_bench --dtype f16 --gemm ["M,N,K[,g] ..."] [--variants ...] [--iters N]
  * --gemm times the multiply kernels alone on random data (default: the four
  * multiplies of Qwen3-4B at 16 × 512 tokens; ",g" = gate|up with SwiGLU fused),
- * once per --variants setting, and prints TFLOP/s per shape and their total.
+ * once per --variants setting, and prints TFLOP/s per shape and their total
+ * (the median of five rounds; XFWD_VK_GEMM_SPREAD=1 prints every round).
  * FLOPs: 2 × linear parameters (embedding and lm_head excluded) per token, plus
  * causal attention 4 · S(S+1)/2 · n_heads · head_dim per sequence and layer. */
 #define _POSIX_C_SOURCE 200809L
@@ -167,8 +168,39 @@ done:
     return rc;
 }
 
+/* Environment settings "NAME=VALUE[;NAME=VALUE...]" applied for one variant and
+ * restored after it. */
+typedef struct settings {
+    int n;
+    char names[8][64], old[8][256];
+    int had[8];
+} settings;
+
+static void settings_apply(settings *st, const char *v) {
+    char tmp[512], *save = NULL;
+    snprintf(tmp, sizeof tmp, "%s", v);
+    st->n = 0;
+    for (char *kv = strtok_r(tmp, ";", &save); kv && st->n < 8; kv = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) continue;
+        *eq = 0;
+        const char *old = getenv(kv);
+        snprintf(st->names[st->n], sizeof st->names[0], "%s", kv);
+        snprintf(st->old[st->n], sizeof st->old[0], "%s", old ? old : "");
+        st->had[st->n++] = old != NULL;
+        setenv(kv, eq + 1, 1);
+    }
+}
+
+static void settings_restore(const settings *st) {
+    for (int i = 0; i < st->n; i++) {
+        if (st->had[i]) setenv(st->names[i], st->old[i], 1);
+        else unsetenv(st->names[i]);
+    }
+}
+
 /* The multiply kernels alone: each shape of `shapes` under the current settings,
- * then under each NAME=VALUE of `variants`. */
+ * then under each setting of `variants`. */
 static const char *gemm_default = "8192,6144,2560 8192,2560,4096 8192,19456,2560,g 8192,2560,9728";
 
 static int gemm_one(xf_dtype dtype, const char *shapes, const char *variant, int iters) {
@@ -182,14 +214,17 @@ static int gemm_one(xf_dtype dtype, const char *shapes, const char *variant, int
         char g = 0;
         if (sscanf(v, "%d,%d,%d,%c", &M, &N, &K, &g) < 3)
             return fprintf(stderr, "xfwd_vulkan_bench: bad gemm shape '%s'\n", v), 2;
-        double ms = 0;
-        if (xf_vk_gemm_time(dtype, M, N, K, g == 'g', iters, &ms) != XF_OK) {
+        double rounds[5];
+        if (xf_vk_gemm_time(dtype, M, N, K, g == 'g', iters, rounds) != XF_OK) {
             fprintf(stderr, "xfwd_vulkan_bench: gemm %s%s%s: %s\n", v, variant ? " " : "", variant ? variant : "",
                     xf_last_error());
             n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0, " %s=fail", v);
             continue;
         }
-        double f = 2.0 * M * N * K;
+        if (getenv("XFWD_VK_GEMM_SPREAD")) /* every round, before the median sorts them */
+            fprintf(stderr, "gemm %s: %.3f %.3f %.3f %.3f %.3f ms per dispatch\n", v, rounds[0], rounds[1],
+                    rounds[2], rounds[3], rounds[4]);
+        double ms = xb_median(rounds, 5), f = 2.0 * M * N * K;
         tf += f, tms += ms;
         n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0, " %s=%.3fms/%.0fTF", v, ms,
                               f / ms * 1e-9);
@@ -205,27 +240,10 @@ static int gemm_bench(xf_dtype dtype, const char *shapes, const char *variants, 
     snprintf(buf, sizeof buf, "%s", variants ? variants : "");
     char *save = NULL;
     for (char *v = strtok_r(buf, " ", &save); v && rc == 0; v = strtok_r(NULL, " ", &save)) {
-        /* NAME=VALUE[;NAME=VALUE...]: several settings at once */
-        char keep[8][256], names[8][64];
-        int had[8], nset = 0;
-        char *s2 = NULL, tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", v);
-        for (char *kv = strtok_r(tmp, ";", &s2); kv && nset < 8; kv = strtok_r(NULL, ";", &s2)) {
-            char *eq = strchr(kv, '=');
-            if (!eq) continue;
-            *eq = 0;
-            snprintf(names[nset], sizeof names[nset], "%s", kv);
-            const char *old = getenv(kv);
-            had[nset] = old != NULL;
-            snprintf(keep[nset], sizeof keep[nset], "%s", old ? old : "");
-            setenv(kv, eq + 1, 1);
-            nset++;
-        }
+        settings st;
+        settings_apply(&st, v);
         rc = gemm_one(dtype, shapes, v, iters);
-        for (int i = 0; i < nset; i++) {
-            if (had[i]) setenv(names[i], keep[i], 1);
-            else unsetenv(names[i]);
-        }
+        settings_restore(&st);
     }
     printf("device          %s\n", xf_vk_device_summary());
     if (*xf_vk_pipeline_stats()) printf("pipeline statistics (XFWD_VK_PIPE_STATS=1):\n%s", xf_vk_pipeline_stats());
@@ -252,7 +270,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: xfwd_vulkan_bench [--shape S] [--dtype f32|tf32|bf16|f16] [--batch B] [--seq S] "
                             "[--iters N] [--warmup N] [--startup CACHE_DIR] [--cm-tiles \"BM,BN,BK,WM,WN ...\"] "
-                            "[--variants \"NAME=VALUE ...\"] [--gemm [\"M,N,K[,g] ...\"]]\n");
+                            "[--variants \"NAME=VALUE[;NAME=VALUE] ...\"] [--gemm [\"M,N,K[,g] ...\"]]\n");
             return 2;
         }
     }
@@ -279,23 +297,15 @@ int main(int argc, char **argv) {
             a.variant = v;
             rc = bench_engine(&a);
         }
-        /* then once per NAME=VALUE environment setting (each alone) */
+        /* then once per environment setting NAME=VALUE[;NAME=VALUE...] */
         snprintf(buf, sizeof buf, "%s", variants ? variants : "");
         for (char *v = strtok_r(buf, " ", &save); v && rc == 0; v = strtok_r(NULL, " ", &save)) {
-            char *eq = strchr(v, '=');
-            if (!eq) continue;
-            *eq = 0;
-            const char *old = getenv(v);
-            char keep[256];
-            snprintf(keep, sizeof keep, "%s", old ? old : "");
-            setenv(v, eq + 1, 1);
-            *eq = '=';
+            if (!strchr(v, '=')) continue;
+            settings st;
+            settings_apply(&st, v);
             a.variant = v;
             rc = bench_engine(&a);
-            *eq = 0;
-            if (old) setenv(v, keep, 1);
-            else unsetenv(v);
-            *eq = '=';
+            settings_restore(&st);
         }
     }
     xf_model_free(m);

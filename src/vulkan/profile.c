@@ -121,7 +121,7 @@ typedef struct gemm_fill {
     float scale;
 } gemm_fill;
 
-/* Deterministic values in [-scale, scale] of the mode's 16-bit type (or fp32). */
+/* Deterministic values in [-scale, scale] of the mode's 16-bit type. */
 static uint16_t gemm_value16(vkx_wt wt, uint64_t i, float scale) {
     uint64_t s = (i + 1) * 0x9e3779b97f4a7c15ull;
     s ^= s >> 31;
@@ -146,29 +146,15 @@ static void gemm_bytes(void *user, void *dst, size_t byte_off, size_t n) {
 
 static vkx_ctx *g_gemm_ctx;
 
-static double median5(const double *v) {
-    double s[5];
-    memcpy(s, v, sizeof s);
-    for (int i = 1; i < 5; i++)
-        for (int j = i; j > 0 && s[j] < s[j - 1]; j--) {
-            double t = s[j];
-            s[j] = s[j - 1], s[j - 1] = t;
-        }
-    return s[2];
-}
-
-/* Times the forward's multiply kernel of a 16-bit mode on one shape: y[M, N] =
- * x[M, K] · W[N, K]^T (glu: the fused gate|up product, N interleaved rows, output
- * [M, N/2]), `iters` dispatches per submission: one warm-up submission, then the
- * with the kernels the environment selects now (XFWD_VK_CM_TILE, ...). Device
- * median of five, in device milliseconds per dispatch, in *ms. Tuning only (bench/vulkan_bench.c --gemm). */
-xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters, double *ms) {
+/* Bench hook (vk_timing.h; bench/vulkan_bench.c --gemm): the forward's multiply on
+ * random data, the weights and x laid out as the forward's layers have them. */
+xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters, double ms[5]) {
     xf_status st = XF_OK;
     vkx_buffer bx = {0}, by = {0};
     vkx_weight w = {0};
     vkx_kernels k;
     VkDescriptorSet *sets = NULL;
-    *ms = 0;
+    memset(ms, 0, 5 * sizeof(double));
     XF_CHECK(M >= 1 && N >= 2 && K >= 8 && iters >= 1 && (mode == XF_DTYPE_F16 || mode == XF_DTYPE_BF16),
              XF_ERR_INVALID_ARG, "vulkan gemm timing: bad arguments");
     if (!g_gemm_ctx) XF_TRY(vkx_ctx_create(NULL, &g_gemm_ctx));
@@ -196,9 +182,8 @@ xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters
         XF_TRY(vkx_set(c, b, 4, &sets[p]));
     }
     XF_CHECK(!glu || w.n == 1, XF_ERR_UNSUPPORTED, "vulkan gemm timing: gate|up weight in pieces");
-    /* warm-up rounds for at least 0.5 s of device time (the clocks ramp up from idle
-     * over a fraction of a second under load), then five timed rounds */
-    double t5[5], warmed = 0;
+    /* warm-up rounds for at least 0.5 s of device time, then five timed rounds */
+    double warmed = 0;
     int warm = 0;
     for (int round = 0; warm < 5; round++) {
         XF_TRY(vkx_begin(c));
@@ -219,13 +204,9 @@ xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters
         vkx_ts_end(c);
         XF_TRY(vkx_submit_wait(c));
         vkx_ts_read(c);
-        if (warmed >= 500 || round >= 1000) t5[warm++] = c->last_forward_ms / iters;
+        if (warmed >= 500 || round >= 1000) ms[warm++] = c->last_forward_ms / iters;
         warmed += c->last_forward_ms > 0 ? c->last_forward_ms : 1;
     }
-    *ms = median5(t5);
-    if (getenv("XFWD_VK_GEMM_SPREAD"))
-        fprintf(stderr, "gemm %dx%dx%d%s: %.3f %.3f %.3f %.3f %.3f ms per dispatch\n", M, N, K, glu ? " glu" : "",
-                t5[0], t5[1], t5[2], t5[3], t5[4]);
 cleanup:
     free(sets);
     if (g_gemm_ctx) {

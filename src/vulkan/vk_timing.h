@@ -23,9 +23,9 @@ const char *xf_vk_pipeline_stats(void);
 
 /* Device milliseconds of one multiply of the forward's 16-bit kernels on random
  * data: y[M, N] = x[M, K]·W[N, K]^T, or with glu the fused gate|up product (N
- * interleaved rows, SwiGLU output [M, N/2]); the mean of `iters` dispatches in
- * one submission (the median of five such rounds), with the kernel settings of the
- * environment at the call. */
-xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters, double *ms);
+ * interleaved rows, SwiGLU output [M, N/2]), with the kernel settings of the
+ * environment at the call. After 0.5 s of warm-up (the clocks ramp up from idle
+ * under load), five rounds, each the mean of `iters` dispatches in one submission. */
+xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters, double ms[5]);
 
 #endif /* XF_VK_TIMING_H */
