@@ -151,7 +151,7 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
     if (e->k.a16) {
         VkDeviceSize bm = e->k.cm_bm ? e->k.cm_bm : 1, T16 = (T + bm - 1) / bm * bm; /* whole row groups (blocked) */
         XF_TRY(vkx_buffer_create(c, (e->xblk ? T16 : T) * e->H * 2, 0, &e->xn16));
-        XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 2, 0, &e->att16));
+        XF_TRY(vkx_buffer_create(c, (e->oblk ? T16 : T) * e->NH * e->D * 2, 0, &e->att16));
         XF_TRY(vkx_buffer_create(c, (e->ablk ? T16 : T) * e->I * 2, 0, &e->act16));
     }
     if (e->w.r_max) XF_TRY(vkx_buffer_create(c, T * (VkDeviceSize)e->w.r_max * 4, 0, &e->u));
@@ -269,6 +269,13 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     /* and act16, written by the fused gate|up, where every down weight is blocked (K = I) */
     e->ablk = e->xblk && e->glu && e->k.glubxy && e->I % e->k.blk_k == 0;
     for (int l = 0; e->ablk && l < e->w.n_layers; l++) e->ablk = e->w.layers[l].down.blk_rows != 0;
+    /* and att16, where every o weight is blocked (K = NH·D) and no unmerged LoRA reads the
+     * fp32 attention output (the blocked kernel writes none) */
+    const char *obe = getenv("XFWD_VK_OBLOCK"); /* "0": row-major att16 (and the fp32 copy) */
+    e->oblk = e->xblk && e->k.attention16b && (e->NH * e->D) % e->k.blk_k == 0 &&
+              !(cfg->n_adapters > 0 && !cfg->merge) && !(obe && !strcmp(obe, "0"));
+    for (int l = 0; e->oblk && l < e->w.n_layers; l++) e->oblk = e->w.layers[l].o.blk_rows != 0;
+    e->xn16_only = e->xblk && !(cfg->n_adapters > 0 && !cfg->merge);
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;
     XF_CHECK(dev_cap >= 1, XF_ERR_UNSUPPORTED, "vulkan: %s's buffers cannot hold one token of this model",

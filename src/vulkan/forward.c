@@ -89,7 +89,9 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
 
     int a16 = k->a16 != 0;
     // xn [T, H] = rms(x) · attn_norm (and its 16-bit copy for the multiplies)
-    int n16 = e->xblk ? 2 : a16; /* the layers' norms write their 16-bit copy blocked (xblk) */
+    /* the layers' norms write their 16-bit copy blocked (xblk), without the fp32 xn where
+     * nothing reads it */
+    int n16 = e->xblk ? (e->xn16_only ? 3 : 2) : a16;
     vkx_rec_rmsnorm(c, k, S->attn_norm, T, H, 0, H, 0, H, eps, 1, n16);
     // qkv [T, q | k | v] = xn · Wqkvᵀ (+ b)
     rec_weight_x(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0, e->xblk);
@@ -101,9 +103,9 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps);
     // att [T, NH·D] = causal GQA attention within each sequence
     uint32_t ol[8] = {0, e->qkv_ld, q, e->qkv_ld, q + kv, e->qkv_ld, 0, q};
-    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, a16);
-    // x += att · Woᵀ
-    rec_weight(e, &L->o, S->o, T, 0, q, 0, H, 0, 1);
+    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, e->oblk ? 2 : a16);
+    // x += att · Woᵀ (att16 blocked with oblk)
+    rec_weight_x(e, &L->o, S->o, T, 0, q, 0, H, 0, 1, e->oblk);
     rec_lora(e, l, XF_MOD_O, T);
     // xn = rms(x) · mlp_norm ; gu [T, gate | up] = xn · Wguᵀ
     vkx_rec_rmsnorm(c, k, S->mlp_norm, T, H, 0, H, 0, H, eps, 1, n16);

@@ -296,6 +296,13 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                             : ae && !strcmp(ae, "smem") ? VKX_SH_ATTENTION_CM2R_F16 : VKX_SH_ATTENTION_CM2_F16;
         XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->attention16));
         k->att16_br = bt[0];
+        /* the same writing its 16-bit output in the blocked layout the o multiply reads (k->cmbx)
+         * and no fp32 output, staged through Br×D halves of shared memory */
+        uint32_t stage = bt[0] * (uint32_t)D * 2;
+        if (k->cmbx && !(ae && !strcmp(ae, "smem")) && D % 8 == 0 && k->blk_k % 8 == 0 && stage <= 16384) {
+            uint32_t sb[8] = {awg, (uint32_t)D, bt[0], bt[1], 1, k->cm_bm, k->blk_k, 0};
+            XF_TRY(vkx_pipeline(c, sh, sb, 8, &k->attention16b));
+        }
     } else if (att_khr) {
         uint32_t sp[4] = {32 * kt[0], (uint32_t)D, kt[0], kt[1]};
         XF_TRY(vkx_pipeline(c, t16 ? VKX_SH_ATTENTION_CMK_BF16 : VKX_SH_ATTENTION_CMK_F16, sp, 4, &k->attention16));
@@ -370,9 +377,9 @@ void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
                      int has_w, int out16) {
-    uint32_t pc[8] = {rows, n, x_off, x_ld, y_off, y_ld, 0, has_w ? 1u : 0u};
+    uint32_t pc[8] = {rows, n, x_off, x_ld, y_off, y_ld, 0, (has_w ? 1u : 0u) | (out16 == 3 ? 2u : 0u)};
     memcpy(&pc[6], &eps, 4);
-    vkx_dispatch_linear(c, out16 == 2 ? k->rmsnorm16b : out16 ? k->rmsnorm16 : k->rmsnorm, s, pc, sizeof(pc), rows);
+    vkx_dispatch_linear(c, out16 >= 2 ? k->rmsnorm16b : out16 ? k->rmsnorm16 : k->rmsnorm, s, pc, sizeof(pc), rows);
 }
 
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
@@ -390,7 +397,8 @@ void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint
     float scale = 1.0f / sqrtf((float)k->att_d);
     memcpy(&pc[11], &scale, 4);
     if (out16 && k->att16_br)
-        vkx_dispatch(c, k->attention16, s, pc, sizeof(pc), div_up(T, k->att16_br), nh);
+        vkx_dispatch(c, out16 == 2 ? k->attention16b : k->attention16, s, pc, sizeof(pc), div_up(T, k->att16_br),
+                     nh);
     else
         vkx_dispatch(c, out16 ? k->attention16 : k->attention, s, pc, sizeof(pc), div_up(T, k->att_bt),
                      nh / k->att_qpt);

@@ -3,6 +3,7 @@
  * type), records the same kernel the forward uses, runs it as one submission
  * and downloads the result. One process-wide context is made at the first call
  * and kept (its pipelines are reused across calls). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,8 +171,9 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
     xf_status st = XF_OK;
     vkx_ctx *c = NULL;
     vkx_kernels k;
-    vkx_buffer bq = {0}, bk = {0}, bv = {0}, bo = {0}, bs = {0}, bo16 = {0};
+    vkx_buffer bq = {0}, bk = {0}, bv = {0}, bo = {0}, bs = {0}, bo16 = {0}, bob = {0};
     int32_t *start = NULL;
+    uint16_t *rows16 = NULL, *blk16 = NULL;
     VkDescriptorSet s;
     XF_CHECK(B >= 1 && nh >= 1 && nkv >= 1 && nh % nkv == 0 && seq_start[0] == 0, XF_ERR_INVALID_ARG,
              "vulkan attention: bad shape");
@@ -197,8 +199,35 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
     uint32_t ol[8] = {0, qd, 0, kd, 0, kd, 0, qd};
     RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, o16));
     XF_TRY(vkx_download(c, &bo, 0, out, (size_t)T * nh * D * 4));
+    if (o16 && k.attention16b) {
+        /* the forward's variant with the 16-bit output alone, blocked for the o multiply:
+         * the same values as the row-major 16-bit copy, element by element */
+        size_t tp = ((size_t)T + k.cm_bm - 1) / k.cm_bm * k.cm_bm, n = (size_t)T * qd;
+        XF_TRY(vkx_buffer_create(c, tp * qd * 2, 0, &bob));
+        vkx_buffer *bb[6] = {&bq, &bk, &bv, &bo, &bs, &bob};
+        XF_TRY(vkx_set(c, bb, 6, &s));
+        RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, 2));
+        XF_ALLOC(rows16, n);
+        size_t nb = tp * qd;
+        XF_ALLOC(blk16, nb);
+        XF_TRY(vkx_download(c, &bo16, 0, rows16, n * 2));
+        XF_TRY(vkx_download(c, &bob, 0, blk16, tp * qd * 2));
+        uint32_t bm = k.cm_bm, bkk = k.blk_k;
+        for (size_t t = 0; t < (size_t)T; t++)
+            for (uint32_t col = 0; col < qd; col++) {
+                size_t bi = ((t / bm) * (qd / bkk) + col / bkk) * bm * bkk + (t % bm) * bkk + col % bkk;
+                uint16_t ra = rows16[t * qd + col], rb = blk16[bi];
+                float fa = k.wt == VKX_WT_BF16 ? xf_bf16_to_f32(ra) : xf_f16_to_f32(ra);
+                float fb = k.wt == VKX_WT_BF16 ? xf_bf16_to_f32(rb) : xf_f16_to_f32(rb);
+                XF_CHECK(fabsf(fa - fb) <= 8e-3f * fmaxf(fabsf(fa), fabsf(fb)) + 1e-6f, XF_ERR_INTERNAL,
+                         "vulkan attention: blocked 16-bit output %g != %g at token %zu, column %u", fb, fa, t, col);
+            }
+    }
 cleanup:
     free(start);
+    free(rows16);
+    free(blk16);
+    vkx_buffer_destroy(c, &bob);
     vkx_buffer_destroy(c, &bq);
     vkx_buffer_destroy(c, &bk);
     vkx_buffer_destroy(c, &bv);

@@ -289,6 +289,9 @@ typedef struct vkx_kernels {
     uint32_t glu_block;        /* KHR kernel: gate|up rows interleaved in blocks of this many
                                   (0: the NV2 kernel, gate rows then up rows) */
     VkPipeline rmsnorm16, swiglu16, attention16;
+    /* attention16 (NV2) writing only its 16-bit output, in the blocked layout of k->cmbx
+     * (o_off 0, o_ld nh·D), or NULL */
+    VkPipeline attention16b;
     uint32_t att16_br;         /* attention16 is a matrix-unit kernel (KHR or NV2): Br tokens × one
                                   head per workgroup (0: the scalar kernel) */
     VkPipeline attention;
@@ -318,7 +321,9 @@ void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
                    uint32_t row0, uint32_t nrows);
 /* out16: also write the 16-bit copy (k->a16; the set binds it) — rmsnorm, attention, swiglu;
- * rmsnorm's out16 = 2: that copy in the blocked layout (k->rmsnorm16b). */
+ * rmsnorm's out16 = 2: that copy in the blocked layout (k->rmsnorm16b), 3: that copy alone (no
+ * fp32 y); attention's
+ * out16 = 2: only that copy, blocked (k->attention16b). */
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
                      int has_w, int out16);
@@ -440,6 +445,8 @@ typedef struct vkx_engine {
     int glu;                /* gate|up multiply fused with SwiGLU (k.glu_vec, no unmerged LoRA) */
     int xblk;               /* the layers' norms write xn16 blocked, q|k|v and gate|up read it so */
     int ablk;               /* the fused gate|up writes act16 blocked, down reads it so */
+    int oblk;               /* attention writes att16 (alone) blocked, the o multiply reads it so */
+    int xn16_only;          /* the layers' norms write only xn16 (xblk, and no unmerged LoRA reads xn) */
     vkx_buffer u;           /* [T, r_max] LoRA intermediate */
     vkx_buffer pooled;      /* [B, H] */
     vkx_buffer cls;         /* [B, L] */

@@ -42,6 +42,12 @@ layout(constant_id = 1) const uint D = 128;   // head_dim
 layout(constant_id = 2) const uint Br = 64;   // query rows (tokens) per workgroup
 layout(constant_id = 3) const uint Bc = 64;   // keys per block
 layout(constant_id = 4) const bool OUT16 = true; // also write the 16-bit copy (binding 5)
+// OBM > 0: the 16-bit copy in the blocked layout the multiplies read (rows in groups of
+// OBM, each group nh·D/OBK consecutive OBM×OBK blocks; o_off = 0, o_ld = nh·D), staged
+// through shared memory; OUT32 = false: no fp32 output (nothing reads it).
+layout(constant_id = 5) const uint OBM = 0;
+layout(constant_id = 6) const uint OBK = 16;
+layout(constant_id = 7) const bool OUT32 = true;
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
@@ -50,6 +56,7 @@ layout(std430, binding = 2) readonly buffer V { float v[]; };
 layout(std430, binding = 3) writeonly buffer O { float o[]; };
 layout(std430, binding = 4) readonly buffer S { int start[]; };  // [T]
 layout(std430, binding = 5) writeonly buffer O16 { T16 o16[]; };  // out as f16 / bf16
+layout(std430, binding = 5) writeonly buffer O16v { uvec4 o16v[]; };
 
 // Offsets and row strides in floats.
 layout(push_constant) uniform PC {
@@ -74,6 +81,7 @@ shared uint row_hi[Br];
 #ifdef ROW_SMEM
 shared float row_f[Br * Bc];  // a [Br, Bc] row-constant matrix, row-major
 #endif
+shared uvec4 o_stage[OBM > 0u ? Br * D / 8u : 1u];  // OBM: the 16-bit output tile, row-major
 
 float mask_el(const in uint r, const in uint c, const in float s, const in uint kb) {
     uint key = kb + c;
@@ -227,8 +235,19 @@ void main() {
     tensorLayoutNV<2, gl_CooperativeMatrixClampModeConstantNV> to = createTensorLayoutNV(2, gl_CooperativeMatrixClampModeConstantNV);
     to = setTensorLayoutDimensionNV(to, pc.T, D);
     to = setTensorLayoutStrideNV(to, pc.o_ld, 1);
-    coopMatStoreTensorNV(acc, o, pc.o_off + h * D, sliceTensorLayoutNV(to, t0, Br, 0, D));
-    if (OUT16) {
+    if (OUT32) coopMatStoreTensorNV(acc, o, pc.o_off + h * D, sliceTensorLayoutNV(to, t0, Br, 0, D));
+    if (OUT16 && OBM > 0u) {
+        coopmat<T16, gl_ScopeWorkgroup, Br, D, gl_MatrixUseAccumulator> a16 =
+            coopmat<T16, gl_ScopeWorkgroup, Br, D, gl_MatrixUseAccumulator>(acc);
+        coopMatStore(a16, o_stage, 0, D / 8u, gl_CooperativeMatrixLayoutRowMajor);
+        barrier();
+        uint nblk = pc.o_ld / OBK;  // blocks per row group
+        for (uint u = gl_LocalInvocationID.x; u < Br * D / 8u; u += WG) {
+            uint t = t0 + u / (D / 8u), col = h * D + (u % (D / 8u)) * 8u;
+            if (t < pc.T)
+                o16v[(((t / OBM) * nblk + col / OBK) * OBM * OBK + (t % OBM) * OBK + col % OBK) / 8u] = o_stage[u];
+        }
+    } else if (OUT16) {
         // The base must be 16-byte aligned (8 halves): round it down and start
         // the slice at the remainder column instead.
         uint b16 = pc.o_off + h * D, c16 = b16 & 7u;

@@ -24,7 +24,7 @@ layout(push_constant) uniform PC {
     uint x_off, x_ld;
     uint y_off, y_ld;
     float eps;
-    uint has_w;
+    uint has_w;  // 1: scale by w; 2 (OUT16): write only the 16-bit copy
 } pc;
 
 shared float partial[256];
@@ -50,9 +50,11 @@ void main() {
     if (OUT16 != 0u) {
         for (uint c = 2u * tid; c < pc.n; c += 512u) {
             vec2 v = vec2(x[xb + c], x[xb + c + 1u]) * inv;
-            if (pc.has_w != 0u) v *= vec2(w[c], w[c + 1u]);
-            y[yb + c] = v.x;
-            y[yb + c + 1u] = v.y;
+            if ((pc.has_w & 1u) != 0u) v *= vec2(w[c], w[c + 1u]);
+            if ((pc.has_w & 2u) == 0u) {  // 2: the 16-bit copy alone
+                y[yb + c] = v.x;
+                y[yb + c + 1u] = v.y;
+            }
             uint e = BM > 0u ? ((r / BM) * (pc.n / BK) + c / BK) * BM * BK + (r % BM) * BK + c % BK : yb + c;
             y16[e / 2u] = pack16(v, OUT16);
         }
