@@ -386,7 +386,7 @@ void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_
                     uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps) {
     uint32_t pc[7] = {T, nh, D, x_off, ld, has_norm ? 1u : 0u, 0};
     memcpy(&pc[6], &eps, 4);
-    vkx_dispatch_linear(c, k->qkrope, s, pc, sizeof(pc), (uint64_t)T * nh);
+    vkx_dispatch_linear(c, k->qkrope, s, pc, sizeof(pc), div_up((uint64_t)T * nh, 8)); /* 8 rows per workgroup */
 }
 
 /* offs_lds: q_off, q_ld, k_off, k_ld, v_off, v_ld, o_off, o_ld. */
