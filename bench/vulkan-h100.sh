@@ -81,11 +81,13 @@ if [ "${VK_TESTS:-1}" = 1 ]; then
   # the KHR attention (two tiles), the NV2 one's shared-memory variant, the scalar attention,
   # the KHR kernel with global loads one
   # slice ahead (db; the default is two, pf2), on row-major weights
-  # (WBLOCK=0) or activations (XBLOCK=0), with the plain workgroup order (GROUP=0)
+  # (WBLOCK=0) or activations (XBLOCK=0), with the plain workgroup order (GROUP=0), with
+  # fp32 q, k, v for the attention (QKV16=0) or its output row-major with the fp32 copy (OBLOCK=0)
   hd=$golden/qwen3-hd128-bf16
   for v in XFWD_VK_COOPMAT=nv XFWD_VK_MM=cm2 XFWD_VK_GLU=cm2 XFWD_VK_GLU=0 XFWD_VK_ATT=khr \
            XFWD_VK_ATT=khr+XFWD_VK_ATT_KHR_TILE=2,64,0 XFWD_VK_ATT_CM2=smem XFWD_VK_ATT=scalar \
-           XFWD_VK_CM_KERNEL=db XFWD_VK_WBLOCK=0 XFWD_VK_XBLOCK=0 XFWD_VK_CM_GROUP=0; do
+           XFWD_VK_CM_KERNEL=db XFWD_VK_WBLOCK=0 XFWD_VK_XBLOCK=0 XFWD_VK_CM_GROUP=0 XFWD_VK_QKV16=0 \
+           XFWD_VK_OBLOCK=0; do
     for mode in f16 bf16; do
       case "$v" in XFWD_VK_COOPMAT=nv|XFWD_VK_CM_KERNEL=db|*smem|*TILE*) [ "$mode" = bf16 ] && continue ;; esac
       IFS=+ read -r -a envs <<<"$v"  # NAME=VALUE[+NAME=VALUE]

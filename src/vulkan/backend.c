@@ -33,12 +33,17 @@ static xf_status make_layer_sets(vkx_engine *e, int l) {
     XF_TRY(vkx_set(c, an, 4, &S->attn_norm));
     vkx_buffer *mn[4] = {&e->x, &L->mlp_norm, &e->xn, xn16};
     XF_TRY(vkx_set(c, mn, 4, &S->mlp_norm));
-    vkx_buffer *qr[5] = {&e->qkv, opt(&L->q_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
-    XF_TRY(vkx_set(c, qr, 5, &S->qrope));
-    vkx_buffer *kr[5] = {&e->qkv, opt(&L->k_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
-    XF_TRY(vkx_set(c, kr, 5, &S->krope));
+    vkx_buffer *q16 = e->qkv16_on ? &e->qkv16 : NULL, *qa = e->qkv16_on ? &e->qkv16 : &e->qkv;
+    vkx_buffer *qr[6] = {&e->qkv, opt(&L->q_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos, q16};
+    XF_TRY(vkx_set(c, qr, 6, &S->qrope));
+    vkx_buffer *kr[6] = {&e->qkv, opt(&L->k_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos, q16};
+    XF_TRY(vkx_set(c, kr, 6, &S->krope));
+    if (e->qkv16_on) {
+        vkx_buffer *vc[6] = {&e->qkv, NULL, &e->w.rope_cos, &e->w.rope_sin, &e->pos, q16};
+        XF_TRY(vkx_set(c, vc, 6, &S->vconv));
+    }
     int a16 = e->k.a16 != 0;
-    vkx_buffer *at[6] = {&e->qkv, &e->qkv, &e->qkv, &e->att, &e->start, a16 ? &e->att16 : NULL};
+    vkx_buffer *at[6] = {qa, qa, qa, &e->att, &e->start, a16 ? &e->att16 : NULL};
     XF_TRY(vkx_set(c, at, 6, &S->attn));
     vkx_buffer *sw[4] = {opt(&e->gu), opt(&e->gu), opt(&e->act), a16 ? &e->act16 : NULL};
     XF_TRY(vkx_set(c, sw, 4, &S->swiglu));
@@ -152,6 +157,7 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
         VkDeviceSize bm = e->k.cm_bm ? e->k.cm_bm : 1, T16 = (T + bm - 1) / bm * bm; /* whole row groups (blocked) */
         XF_TRY(vkx_buffer_create(c, (e->xblk ? T16 : T) * e->H * 2, 0, &e->xn16));
         XF_TRY(vkx_buffer_create(c, (e->oblk ? T16 : T) * e->NH * e->D * 2, 0, &e->att16));
+        if (e->qkv16_on) XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 2, 0, &e->qkv16));
         XF_TRY(vkx_buffer_create(c, (e->ablk ? T16 : T) * e->I * 2, 0, &e->act16));
     }
     if (e->w.r_max) XF_TRY(vkx_buffer_create(c, T * (VkDeviceSize)e->w.r_max * 4, 0, &e->u));
@@ -187,7 +193,7 @@ static void free_sets(vkx_engine *e) {
 
 static void free_scratch(vkx_engine *e) {
     if (!e->c) return;
-    vkx_buffer *bufs[] = {&e->x, &e->xn, &e->qkv, &e->att, &e->gu, &e->act, &e->xn16, &e->att16,
+    vkx_buffer *bufs[] = {&e->x, &e->xn, &e->qkv, &e->qkv16, &e->att, &e->gu, &e->act, &e->xn16, &e->att16,
                           &e->act16, &e->u, &e->pooled,
                           &e->cls, &e->tokens, &e->pos, &e->start, &e->tok_adapter, &e->seq_start,
                           &e->inputs, &e->readback};
@@ -275,6 +281,9 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     e->oblk = e->xblk && e->k.attention16b && (e->NH * e->D) % e->k.blk_k == 0 &&
               !(cfg->n_adapters > 0 && !cfg->merge) && !(obe && !strcmp(obe, "0"));
     for (int l = 0; e->oblk && l < e->w.n_layers; l++) e->oblk = e->w.layers[l].o.blk_rows != 0;
+    /* q, k, v in 16 bits for the attention, where it reads them so (no unmerged LoRA: oblk) */
+    const char *qke = getenv("XFWD_VK_QKV16"); /* "0": fp32 q, k, v */
+    e->qkv16_on = e->oblk && e->k.attention16bi && e->k.qkrope16 && e->D % 4 == 0 && !(qke && !strcmp(qke, "0"));
     e->xn16_only = e->xblk && !(cfg->n_adapters > 0 && !cfg->merge);
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;

@@ -99,11 +99,14 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     rec_lora(e, l, XF_MOD_K, T);
     rec_lora(e, l, XF_MOD_V, T);
     // q, k in place: per-head norm (Qwen3) then RoPE
-    vkx_rec_qkrope(c, k, S->qrope, T, e->NH, e->D, 0, e->qkv_ld, L->q_norm.buf != VK_NULL_HANDLE, eps);
-    vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps);
+    // (qkv16: into the 16-bit qkv16, v converted beside them)
+    int r16 = e->qkv16_on ? 1 : 0;
+    vkx_rec_qkrope(c, k, S->qrope, T, e->NH, e->D, 0, e->qkv_ld, L->q_norm.buf != VK_NULL_HANDLE, eps, r16);
+    vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps, r16);
+    if (e->qkv16_on) vkx_rec_qkrope(c, k, S->vconv, T, e->NKV, e->D, q + kv, e->qkv_ld, 0, eps, 2);
     // att [T, NH·D] = causal GQA attention within each sequence
     uint32_t ol[8] = {0, e->qkv_ld, q, e->qkv_ld, q + kv, e->qkv_ld, 0, q};
-    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, e->oblk ? 2 : a16);
+    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, e->qkv16_on ? 3 : e->oblk ? 2 : a16);
     // x += att · Woᵀ (att16 blocked with oblk)
     rec_weight_x(e, &L->o, S->o, T, 0, q, 0, H, 0, 1, e->oblk);
     rec_lora(e, l, XF_MOD_O, T);

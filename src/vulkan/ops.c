@@ -227,6 +227,7 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         uint32_t o16 = k->a16;
         XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, &o16, 1, &k->rmsnorm16));
         XF_TRY(vkx_pipeline(c, VKX_SH_SWIGLU, &o16, 1, &k->swiglu16));
+        XF_TRY(vkx_pipeline(c, VKX_SH_QKNORM_ROPE, &o16, 1, &k->qkrope16));
     }
 
     if (D == 0) goto cleanup; /* no attention wanted (op tests of other ops) */
@@ -300,8 +301,11 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
          * and no fp32 output, staged through Br×D halves of shared memory */
         uint32_t stage = bt[0] * (uint32_t)D * 2;
         if (k->cmbx && !(ae && !strcmp(ae, "smem")) && D % 8 == 0 && k->blk_k % 8 == 0 && stage <= 16384) {
-            uint32_t sb[8] = {awg, (uint32_t)D, bt[0], bt[1], 1, k->cm_bm, k->blk_k, 0};
-            XF_TRY(vkx_pipeline(c, sh, sb, 8, &k->attention16b));
+            uint32_t sb[9] = {awg, (uint32_t)D, bt[0], bt[1], 1, k->cm_bm, k->blk_k, 0, 0};
+            XF_TRY(vkx_pipeline(c, sh, sb, 9, &k->attention16b));
+            /* and reading q, k, v in 16 bits (qkrope16 writes them) */
+            sb[8] = 1;
+            XF_TRY(vkx_pipeline(c, sh, sb, 9, &k->attention16bi));
         }
     } else if (att_khr) {
         uint32_t sp[4] = {32 * kt[0], (uint32_t)D, kt[0], kt[1]};
@@ -383,10 +387,11 @@ void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32
 }
 
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
-                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps) {
-    uint32_t pc[7] = {T, nh, D, x_off, ld, has_norm ? 1u : 0u, 0};
+                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int out16) {
+    uint32_t pc[7] = {T, nh, D, x_off, ld, (has_norm ? 1u : 0u) | (out16 == 2 ? 2u : 0u), 0};
     memcpy(&pc[6], &eps, 4);
-    vkx_dispatch_linear(c, k->qkrope, s, pc, sizeof(pc), div_up((uint64_t)T * nh, 8)); /* 8 rows per workgroup */
+    vkx_dispatch_linear(c, out16 ? k->qkrope16 : k->qkrope, s, pc, sizeof(pc),
+                        div_up((uint64_t)T * nh, 8)); /* 8 rows per workgroup */
 }
 
 /* offs_lds: q_off, q_ld, k_off, k_ld, v_off, v_ld, o_off, o_ld. */
@@ -397,8 +402,8 @@ void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint
     float scale = 1.0f / sqrtf((float)k->att_d);
     memcpy(&pc[11], &scale, 4);
     if (out16 && k->att16_br)
-        vkx_dispatch(c, out16 == 2 ? k->attention16b : k->attention16, s, pc, sizeof(pc), div_up(T, k->att16_br),
-                     nh);
+        vkx_dispatch(c, out16 == 3 ? k->attention16bi : out16 == 2 ? k->attention16b : k->attention16, s, pc,
+                     sizeof(pc), div_up(T, k->att16_br), nh);
     else
         vkx_dispatch(c, out16 ? k->attention16 : k->attention, s, pc, sizeof(pc), div_up(T, k->att_bt),
                      nh / k->att_qpt);

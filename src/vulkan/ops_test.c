@@ -25,6 +25,26 @@ static xf_status ops_ctx(vkx_ctx **out) {
     return XF_OK;
 }
 
+/* A 16-bit value of the mode's type to fp32 and back. */
+static float h2f(vkx_wt wt, uint16_t h) {
+    return wt == VKX_WT_BF16 ? xf_bf16_to_f32(h) : xf_f16_to_f32(h);
+}
+
+static uint16_t f2h(vkx_wt wt, float f) {
+    return wt == VKX_WT_BF16 ? xf_f32_to_bf16(f) : xf_f32_to_f16(f);
+}
+
+/* Whether the 16-bit a (n values) matches b within tol·|b| + atol, element by element. */
+static xf_status match16(vkx_wt wt, const uint16_t *a, const float *b, size_t n, float tol, float atol,
+                         const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        float fa = h2f(wt, a[i]);
+        if (!(fabsf(fa - b[i]) <= tol * fabsf(b[i]) + atol))
+            return xf_error(XF_ERR_INTERNAL, "vulkan %s: 16-bit output %g != %g at %zu", what, fa, b[i], i);
+    }
+    return XF_OK;
+}
+
 typedef struct rows_f32 {
     const float *src;
     uint32_t cols;
@@ -137,7 +157,9 @@ static xf_status op_qknorm_rope(xf_dtype mode, float *x, const float *w, float e
     xf_status st = XF_OK;
     vkx_ctx *c = NULL;
     vkx_kernels k;
-    vkx_buffer bx = {0}, bw = {0}, bc = {0}, bs = {0}, bp = {0};
+    vkx_buffer bx = {0}, bw = {0}, bc = {0}, bs = {0}, bp = {0}, b16 = {0}, b16v = {0};
+    float *x0 = NULL;
+    uint16_t *h16 = NULL;
     VkDescriptorSet s;
     XF_CHECK(T >= 0 && nh >= 1 && D >= 2 && D % 2 == 0, XF_ERR_INVALID_ARG, "vulkan qknorm_rope: bad shape");
     int32_t P = 1;
@@ -153,11 +175,38 @@ static xf_status op_qknorm_rope(xf_dtype mode, float *x, const float *w, float e
     XF_TRY(vkx_buffer_from(c, cos, table, &bc));
     XF_TRY(vkx_buffer_from(c, sin, table, &bs));
     XF_TRY(vkx_buffer_from(c, pos, (size_t)T * 4, &bp));
+    /* the 16-bit variants the forward uses with 16-bit q, k, v (k.qkrope16): the same result
+     * rounded to 16 bits, and (out16 = 2, for v) the input converted */
+    int r16 = k.qkrope16 && D % 4 == 0 && T > 0;
+    size_t n = (size_t)T * nh * D;
+    if (r16) {
+        XF_TRY(vkx_buffer_create(c, n * 2, 0, &b16));
+        XF_TRY(vkx_buffer_create(c, n * 2, 0, &b16v));
+        XF_ALLOC(x0, n);
+        memcpy(x0, x, n * 4);
+        vkx_buffer *bb[6] = {&bx, w ? &bw : NULL, &bc, &bs, &bp, &b16};
+        XF_TRY(vkx_set(c, bb, 6, &s));
+        RUN(vkx_rec_qkrope(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)D, 0, (uint32_t)(nh * D), w != NULL, eps, 1));
+        bb[5] = &b16v;
+        XF_TRY(vkx_set(c, bb, 6, &s));
+        RUN(vkx_rec_qkrope(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)D, 0, (uint32_t)(nh * D), 0, eps, 2));
+    }
     vkx_buffer *b[5] = {&bx, w ? &bw : NULL, &bc, &bs, &bp};
     XF_TRY(vkx_set(c, b, 5, &s));
-    RUN(vkx_rec_qkrope(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)D, 0, (uint32_t)(nh * D), w != NULL, eps));
+    RUN(vkx_rec_qkrope(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)D, 0, (uint32_t)(nh * D), w != NULL, eps, 0));
     XF_TRY(vkx_download(c, &bx, 0, x, bytes));
+    if (r16) {
+        XF_ALLOC(h16, n);
+        XF_TRY(vkx_download(c, &b16, 0, h16, n * 2));
+        XF_TRY(match16(k.wt, h16, x, n, 8e-3f, 1e-5f, "qknorm_rope"));
+        XF_TRY(vkx_download(c, &b16v, 0, h16, n * 2));
+        XF_TRY(match16(k.wt, h16, x0, n, 4e-3f, 0.0f, "qknorm_rope (conversion only)"));
+    }
 cleanup:
+    free(x0);
+    free(h16);
+    vkx_buffer_destroy(c, &b16);
+    vkx_buffer_destroy(c, &b16v);
     vkx_buffer_destroy(c, &bx);
     vkx_buffer_destroy(c, &bw);
     vkx_buffer_destroy(c, &bc);
@@ -172,8 +221,9 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
     vkx_ctx *c = NULL;
     vkx_kernels k;
     vkx_buffer bq = {0}, bk = {0}, bv = {0}, bo = {0}, bs = {0}, bo16 = {0}, bob = {0};
+    vkx_buffer bq16 = {0}, bk16 = {0}, bv16 = {0}, bob16 = {0};
     int32_t *start = NULL;
-    uint16_t *rows16 = NULL, *blk16 = NULL;
+    uint16_t *rows16 = NULL, *blk16 = NULL, *in16 = NULL, *blki = NULL;
     VkDescriptorSet s;
     XF_CHECK(B >= 1 && nh >= 1 && nkv >= 1 && nh % nkv == 0 && seq_start[0] == 0, XF_ERR_INVALID_ARG,
              "vulkan attention: bad shape");
@@ -213,6 +263,34 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
         XF_TRY(vkx_download(c, &bo16, 0, rows16, n * 2));
         XF_TRY(vkx_download(c, &bob, 0, blk16, tp * qd * 2));
         uint32_t bm = k.cm_bm, bkk = k.blk_k;
+        if (k.attention16bi) {
+            /* and the variant reading q, k, v in 16 bits: the inputs rounded, so within a
+             * fraction of the output's largest value of the fp32-input kernel's 16-bit copy */
+            size_t nq = (size_t)T * qd, nk = (size_t)T * kd;
+            XF_ALLOC(in16, nq + 2 * nk);
+            for (size_t i = 0; i < nq; i++) in16[i] = f2h(k.wt, q[i]);
+            for (size_t i = 0; i < nk; i++) in16[nq + i] = f2h(k.wt, kk[i]), in16[nq + nk + i] = f2h(k.wt, v[i]);
+            XF_TRY(vkx_buffer_from(c, in16, nq * 2, &bq16));
+            XF_TRY(vkx_buffer_from(c, in16 + nq, nk * 2, &bk16));
+            XF_TRY(vkx_buffer_from(c, in16 + nq + nk, nk * 2, &bv16));
+            XF_TRY(vkx_buffer_create(c, tp * qd * 2, 0, &bob16));
+            vkx_buffer *bi[6] = {&bq16, &bk16, &bv16, &bo, &bs, &bob16};
+            XF_TRY(vkx_set(c, bi, 6, &s));
+            RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, 3));
+            XF_ALLOC(blki, nb);
+            XF_TRY(vkx_download(c, &bob16, 0, blki, nb * 2));
+            float big = 0.0f;
+            for (size_t i = 0; i < n; i++) big = fmaxf(big, fabsf(h2f(k.wt, rows16[i])));
+            float tol = (k.wt == VKX_WT_BF16 ? 3e-2f : 5e-3f) * big;
+            for (size_t t = 0; t < (size_t)T; t++)
+                for (uint32_t col = 0; col < qd; col++) {
+                    size_t bi2 = ((t / bm) * (qd / bkk) + col / bkk) * bm * bkk + (t % bm) * bkk + col % bkk;
+                    float fa = h2f(k.wt, rows16[t * qd + col]), fb = h2f(k.wt, blki[bi2]);
+                    XF_CHECK(fabsf(fa - fb) <= tol, XF_ERR_INTERNAL,
+                             "vulkan attention: 16-bit-input output %g != %g at token %zu, column %u", fb, fa, t,
+                             col);
+                }
+        }
         for (size_t t = 0; t < (size_t)T; t++)
             for (uint32_t col = 0; col < qd; col++) {
                 size_t bi = ((t / bm) * (qd / bkk) + col / bkk) * bm * bkk + (t % bm) * bkk + col % bkk;
@@ -227,7 +305,13 @@ cleanup:
     free(start);
     free(rows16);
     free(blk16);
+    free(in16);
+    free(blki);
     vkx_buffer_destroy(c, &bob);
+    vkx_buffer_destroy(c, &bq16);
+    vkx_buffer_destroy(c, &bk16);
+    vkx_buffer_destroy(c, &bv16);
+    vkx_buffer_destroy(c, &bob16);
     vkx_buffer_destroy(c, &bq);
     vkx_buffer_destroy(c, &bk);
     vkx_buffer_destroy(c, &bv);

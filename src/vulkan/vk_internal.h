@@ -292,6 +292,8 @@ typedef struct vkx_kernels {
     /* attention16 (NV2) writing only its 16-bit output, in the blocked layout of k->cmbx
      * (o_off 0, o_ld nh·D), or NULL */
     VkPipeline attention16b;
+    VkPipeline attention16bi; /* attention16b reading 16-bit q, k, v (as qkrope16 writes them), or NULL */
+    VkPipeline qkrope16;      /* qkrope writing its result as 16-bit (a16), or NULL */
     uint32_t att16_br;         /* attention16 is a matrix-unit kernel (KHR or NV2): Br tokens × one
                                   head per workgroup (0: the scalar kernel) */
     VkPipeline attention;
@@ -321,14 +323,16 @@ void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
                    uint32_t row0, uint32_t nrows);
 /* out16: also write the 16-bit copy (k->a16; the set binds it) — rmsnorm, attention, swiglu;
- * rmsnorm's out16 = 2: that copy in the blocked layout (k->rmsnorm16b), 3: that copy alone (no
- * fp32 y); attention's
- * out16 = 2: only that copy, blocked (k->attention16b). */
+ * rmsnorm's out16 = 2: that copy in the blocked layout (k->rmsnorm16b), 3: that copy alone
+ * (no fp32 y); attention's out16 = 2: only that copy, blocked (k->attention16b), 3: the same
+ * reading 16-bit q, k, v (k->attention16bi). */
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
                      int has_w, int out16);
+/* out16 = 0: in place; 1: the result to the 16-bit copy (binding 5, k->qkrope16); 2: that
+ * copy without RoPE or norm (v). */
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
-                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps);
+                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int out16);
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
                        uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16);
 void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
@@ -416,6 +420,7 @@ void vkx_model_free(vkx_ctx *c, vkx_model *vm);
 
 typedef struct vkx_layer_sets {
     VkDescriptorSet attn_norm, mlp_norm, qrope, krope, attn, swiglu, glu;
+    VkDescriptorSet vconv; /* qkv16: v converted to 16 bits */
     VkDescriptorSet *qkv, *o, *gu, *down; /* one per weight piece */
 } vkx_layer_sets;
 
@@ -442,10 +447,12 @@ typedef struct vkx_engine {
     vkx_buffer act;         /* [T, I] (empty when glu) */
     /* 16-bit copies read by the matrix multiplies when k.a16 (else empty) */
     vkx_buffer xn16, att16, act16;
+    vkx_buffer qkv16; /* qkv16: [T, qkv_ld] 16-bit q (normed, rotated), k (likewise), v */
     int glu;                /* gate|up multiply fused with SwiGLU (k.glu_vec, no unmerged LoRA) */
     int xblk;               /* the layers' norms write xn16 blocked, q|k|v and gate|up read it so */
     int ablk;               /* the fused gate|up writes act16 blocked, down reads it so */
     int oblk;               /* attention writes att16 (alone) blocked, the o multiply reads it so */
+    int qkv16_on;           /* q/k norm + RoPE write q, k (and v) to qkv16, attention reads them there */
     int xn16_only;          /* the layers' norms write only xn16 (xblk, and no unmerged LoRA reads xn) */
     vkx_buffer u;           /* [T, r_max] LoRA intermediate */
     vkx_buffer pooled;      /* [B, H] */

@@ -48,11 +48,17 @@ layout(constant_id = 4) const bool OUT16 = true; // also write the 16-bit copy (
 layout(constant_id = 5) const uint OBM = 0;
 layout(constant_id = 6) const uint OBK = 16;
 layout(constant_id = 7) const bool OUT32 = true;
+// IN16: q, k, v in the 16-bit type (offsets and strides in its elements), loaded as the
+// A/B matrices directly; the scale is applied to S instead of Q.
+layout(constant_id = 8) const bool IN16 = false;
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer K { float k[]; };
 layout(std430, binding = 2) readonly buffer V { float v[]; };
+layout(std430, binding = 0) readonly buffer Q16 { T16 q16[]; };
+layout(std430, binding = 1) readonly buffer K16 { T16 k16[]; };
+layout(std430, binding = 2) readonly buffer V16 { T16 v16[]; };
 layout(std430, binding = 3) writeonly buffer O { float o[]; };
 layout(std430, binding = 4) readonly buffer S { int start[]; };  // [T]
 layout(std430, binding = 5) writeonly buffer O16 { T16 o16[]; };  // out as f16 / bf16
@@ -164,7 +170,9 @@ void main() {
 
     // qa [Br, D] = Q · scale · log2 e in the 16-bit type
     coopmat<T16, gl_ScopeWorkgroup, Br, D, gl_MatrixUseA> qa;
-    {
+    if (IN16) {
+        coopMatLoadTensorNV(qa, q16, qb, sliceTensorLayoutNV(tq, t0, Br, 0, D));
+    } else {
         MAT_O qf;
         coopMatLoadTensorNV(qf, q, qb, sliceTensorLayoutNV(tq, t0, Br, 0, D));
         qf = qf * (pc.scale * LOG2E);
@@ -177,15 +185,24 @@ void main() {
 
     for (uint kb = kfirst; kb <= tlast; kb += Bc) {
         // kt [D, Bc] = K[kb .. kb+Bc)ᵀ, keys past T read zero
-        coopmat<float, gl_ScopeWorkgroup, D, Bc, gl_MatrixUseAccumulator> kf;
-        coopMatLoadTensorNV(kf, k, kb0, sliceTensorLayoutNV(tk, kb, Bc, 0, D), kt_view);
-        coopmat<T16, gl_ScopeWorkgroup, D, Bc, gl_MatrixUseB> kt = coopmat<T16, gl_ScopeWorkgroup, D, Bc, gl_MatrixUseB>(kf);
+        coopmat<T16, gl_ScopeWorkgroup, D, Bc, gl_MatrixUseB> kt;
         // vt [Bc, D] = V[kb .. kb+Bc); loaded here so that the load overlaps the softmax
-        coopmat<float, gl_ScopeWorkgroup, Bc, D, gl_MatrixUseAccumulator> vf;
-        coopMatLoadTensorNV(vf, v, vb0, sliceTensorLayoutNV(tv, kb, Bc, 0, D));
+        coopmat<T16, gl_ScopeWorkgroup, Bc, D, gl_MatrixUseB> vt;
+        if (IN16) {
+            coopMatLoadTensorNV(kt, k16, kb0, sliceTensorLayoutNV(tk, kb, Bc, 0, D), kt_view);
+            coopMatLoadTensorNV(vt, v16, vb0, sliceTensorLayoutNV(tv, kb, Bc, 0, D));
+        } else {
+            coopmat<float, gl_ScopeWorkgroup, D, Bc, gl_MatrixUseAccumulator> kf;
+            coopMatLoadTensorNV(kf, k, kb0, sliceTensorLayoutNV(tk, kb, Bc, 0, D), kt_view);
+            kt = coopmat<T16, gl_ScopeWorkgroup, D, Bc, gl_MatrixUseB>(kf);
+            coopmat<float, gl_ScopeWorkgroup, Bc, D, gl_MatrixUseAccumulator> vf;
+            coopMatLoadTensorNV(vf, v, vb0, sliceTensorLayoutNV(tv, kb, Bc, 0, D));
+            vt = coopmat<T16, gl_ScopeWorkgroup, Bc, D, gl_MatrixUseB>(vf);
+        }
 
         // s [Br, Bc] = scores in base-2 units; masked entries -inf
         MAT_S s = coopMatMulAdd(qa, kt, MAT_S(0.0));
+        if (IN16) s = s * (pc.scale * LOG2E);
         if (!(one_seq && kb + Bc <= t0 + 1u)) coopMatPerElementNV(s, s, mask_el, kb);
 
         MAT_S mb;
@@ -215,7 +232,6 @@ void main() {
 
         // O += P16 · V16
         coopmat<T16, gl_ScopeWorkgroup, Br, Bc, gl_MatrixUseA> pa = coopmat<T16, gl_ScopeWorkgroup, Br, Bc, gl_MatrixUseA>(p);
-        coopmat<T16, gl_ScopeWorkgroup, Bc, D, gl_MatrixUseB> vt = coopmat<T16, gl_ScopeWorkgroup, Bc, D, gl_MatrixUseB>(vf);
         acc = coopMatMulAdd(pa, vt, acc);
     }
 
