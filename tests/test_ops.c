@@ -91,10 +91,11 @@ static void test_linear(run *r) {
     /* then the tiny golden models' projections (T, in, out, bias, acc): inner sizes that
      * are multiples of 8 but not of the K slice, outputs narrower than a tile, and row
      * counts that end a tile part-way in its second half (whole and partial fragments
-     * of one workgroup: the case a driver got wrong) */
+     * of one workgroup: the case a driver got wrong); and whole 128×128 tiles beside
+     * partial ones (the matrix-unit kernels store whole tiles' fragments directly) */
     static const int extra[][5] = {{9, 136, 64, 0, 1}, {9, 128, 64, 0, 1}, {9, 64, 256, 1, 0},
                                    {9, 64, 272, 0, 0}, {87, 136, 64, 0, 1}, {200, 72, 40, 1, 1},
-                                   {65, 64, 64, 0, 0}, {87, 64, 128, 0, 0}};
+                                   {65, 64, 64, 0, 0}, {87, 64, 128, 0, 0}, {260, 64, 256, 0, 0}};
     const int n_grid = 3 * 4 * 4, n_extra = (int)(sizeof(extra) / sizeof(extra[0]));
     for (int k = 0; k < n_grid + n_extra; k++) {
         int T, in, O, with_bias, acc;

@@ -33,22 +33,18 @@ static xf_status make_layer_sets(vkx_engine *e, int l) {
     XF_TRY(vkx_set(c, an, 4, &S->attn_norm));
     vkx_buffer *mn[4] = {&e->x, &L->mlp_norm, &e->xn, xn16};
     XF_TRY(vkx_set(c, mn, 4, &S->mlp_norm));
-    vkx_buffer *q16 = e->qkv16_on ? &e->qkv16 : NULL, *qa = e->qkv16_on ? &e->qkv16 : &e->qkv;
-    vkx_buffer *qr[6] = {&e->qkv, opt(&L->q_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos, q16};
-    XF_TRY(vkx_set(c, qr, 6, &S->qrope));
-    vkx_buffer *kr[6] = {&e->qkv, opt(&L->k_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos, q16};
-    XF_TRY(vkx_set(c, kr, 6, &S->krope));
-    if (e->qkv16_on) {
-        vkx_buffer *vc[6] = {&e->qkv, NULL, &e->w.rope_cos, &e->w.rope_sin, &e->pos, q16};
-        XF_TRY(vkx_set(c, vc, 6, &S->vconv));
-    }
+    vkx_buffer *qa = e->qkv16_on ? &e->qkv16 : &e->qkv; /* q|k|v */
+    vkx_buffer *qr[5] = {qa, opt(&L->q_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
+    XF_TRY(vkx_set(c, qr, 5, &S->qrope));
+    vkx_buffer *kr[5] = {qa, opt(&L->k_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
+    XF_TRY(vkx_set(c, kr, 5, &S->krope));
     int a16 = e->k.a16 != 0;
     vkx_buffer *at[6] = {qa, qa, qa, &e->att, &e->start, a16 ? &e->att16 : NULL};
     XF_TRY(vkx_set(c, at, 6, &S->attn));
     vkx_buffer *sw[4] = {opt(&e->gu), opt(&e->gu), opt(&e->act), a16 ? &e->act16 : NULL};
     XF_TRY(vkx_set(c, sw, 4, &S->swiglu));
     /* the matrix multiplies of 16-bit weights read the 16-bit activations when a16 */
-    XF_TRY(sets_for_weight(c, &L->qkv, a16 ? &e->xn16 : &e->xn, opt(&L->bqkv), &e->qkv, &S->qkv));
+    XF_TRY(sets_for_weight(c, &L->qkv, a16 ? &e->xn16 : &e->xn, opt(&L->bqkv), qa, &S->qkv));
     XF_TRY(sets_for_weight(c, &L->o, a16 ? &e->att16 : &e->att, NULL, &e->x, &S->o));
     XF_TRY(sets_for_weight(c, &L->gu, a16 ? &e->xn16 : &e->xn, NULL, opt(&e->gu), &S->gu));
     XF_TRY(sets_for_weight(c, &L->down, a16 ? &e->act16 : &e->act, NULL, &e->x, &S->down));
@@ -147,7 +143,7 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
     VkDeviceSize T = e->tcap;
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->x));
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->xn));
-    XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 4, 0, &e->qkv));
+    if (!e->qkv16_on) XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 4, 0, &e->qkv));
     XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 4, 0, &e->att));
     if (!e->glu) { /* the fused gate|up multiply writes act16 alone */
         XF_TRY(vkx_buffer_create(c, T * 2 * e->I * 4, 0, &e->gu));
@@ -281,9 +277,11 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     e->oblk = e->xblk && e->k.attention16b && (e->NH * e->D) % e->k.blk_k == 0 &&
               !(cfg->n_adapters > 0 && !cfg->merge) && !(obe && !strcmp(obe, "0"));
     for (int l = 0; e->oblk && l < e->w.n_layers; l++) e->oblk = e->w.layers[l].o.blk_rows != 0;
-    /* q, k, v in 16 bits for the attention, where it reads them so (no unmerged LoRA: oblk) */
+    /* q|k|v in 16 bits from their multiply to the attention, where every kernel on the way has
+     * that variant (no unmerged LoRA, which adds fp32 terms to them: oblk) */
     const char *qke = getenv("XFWD_VK_QKV16"); /* "0": fp32 q, k, v */
-    e->qkv16_on = e->oblk && e->k.attention16bi && e->k.qkrope16 && e->D % 4 == 0 && !(qke && !strcmp(qke, "0"));
+    e->qkv16_on = e->oblk && e->k.attention16bi && e->k.qkrope16 && e->k.cmbx16 && e->D % 4 == 0 &&
+                  e->qkv_ld % 8 == 0 && !(qke && !strcmp(qke, "0"));
     e->xn16_only = e->xblk && !(cfg->n_adapters > 0 && !cfg->merge);
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;

@@ -33,7 +33,8 @@ static void rec_weight_x(vkx_engine *e, const vkx_weight *w, const VkDescriptorS
                             .alpha = 1.0f,
                             .mask_adapter = -1};
         int kind = vkx_weight_kind(w);
-        vkx_rec_linear(e->c, &e->k, kind == VKX_W_BLOCKED && xb ? VKX_W_BLOCKED_X : kind, sets[p], &pc);
+        if (kind == VKX_W_BLOCKED && xb) kind = xb == 2 ? VKX_W_BLOCKED_X16 : VKX_W_BLOCKED_X;
+        vkx_rec_linear(e->c, &e->k, kind, sets[p], &pc);
     }
 }
 
@@ -94,16 +95,15 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     int n16 = e->xblk ? (e->xn16_only ? 3 : 2) : a16;
     vkx_rec_rmsnorm(c, k, S->attn_norm, T, H, 0, H, 0, H, eps, 1, n16);
     // qkv [T, q | k | v] = xn · Wqkvᵀ (+ b)
-    rec_weight_x(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0, e->xblk);
+    rec_weight_x(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0,
+                 e->qkv16_on ? 2 : e->xblk); /* qkv16_on: qkv16 [T, q | k | v] in 16 bits */
     rec_lora(e, l, XF_MOD_Q, T);
     rec_lora(e, l, XF_MOD_K, T);
     rec_lora(e, l, XF_MOD_V, T);
     // q, k in place: per-head norm (Qwen3) then RoPE
-    // (qkv16: into the 16-bit qkv16, v converted beside them)
-    int r16 = e->qkv16_on ? 1 : 0;
+    int r16 = e->qkv16_on;
     vkx_rec_qkrope(c, k, S->qrope, T, e->NH, e->D, 0, e->qkv_ld, L->q_norm.buf != VK_NULL_HANDLE, eps, r16);
     vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps, r16);
-    if (e->qkv16_on) vkx_rec_qkrope(c, k, S->vconv, T, e->NKV, e->D, q + kv, e->qkv_ld, 0, eps, 2);
     // att [T, NH·D] = causal GQA attention within each sequence
     uint32_t ol[8] = {0, e->qkv_ld, q, e->qkv_ld, q + kv, e->qkv_ld, 0, q};
     vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, e->qkv16_on ? 3 : e->oblk ? 2 : a16);

@@ -36,15 +36,21 @@ static void env_tile(const char *name, uint32_t t[5]) {
 
 /* The two pipelines of a multiply kernel: its last specialization constant (VEC)
  * 1 for 16-byte loads, 0 for any alignment. */
-static xf_status vec_pair(vkx_ctx *c, vkx_shader sh, uint32_t *spec, uint32_t n, VkPipeline *vec,
-                          VkPipeline *scalar) {
+/* The 16-byte-load and scalar variants of a kernel; spec[vi] is its VEC constant. */
+static xf_status vec_pair_at(vkx_ctx *c, vkx_shader sh, uint32_t *spec, uint32_t n, uint32_t vi, VkPipeline *vec,
+                             VkPipeline *scalar) {
     xf_status st = XF_OK;
-    spec[n - 1] = 1;
+    spec[vi] = 1;
     XF_TRY(vkx_pipeline(c, sh, spec, n, vec));
-    spec[n - 1] = 0;
+    spec[vi] = 0;
     XF_TRY(vkx_pipeline(c, sh, spec, n, scalar));
 cleanup:
     return st;
+}
+
+static xf_status vec_pair(vkx_ctx *c, vkx_shader sh, uint32_t *spec, uint32_t n, VkPipeline *vec,
+                          VkPipeline *scalar) {
+    return vec_pair_at(c, sh, spec, n, n - 1, vec, scalar);
 }
 
 xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels *k) {
@@ -134,15 +140,15 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
             const char *gme = getenv("XFWD_VK_CM_GROUP");
             uint32_t gm = gme ? (atoi(gme) > 0 ? (uint32_t)atoi(gme) : 0) : khr ? 8 : 0;
             const char *dge = getenv("XFWD_VK_CM_DIAG"); /* tuning diagnostics: wrong results */
-            uint32_t cm[16] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, gm, dge ? (uint32_t)atoi(dge) : 0,
-                               0, 0, 0, 1};
+            uint32_t cm[17] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, gm, dge ? (uint32_t)atoi(dge) : 0,
+                               0, 0, 0, 1, 0};
             const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
             vkx_shader csh = khr ? (t16 ? (pf2 ? VKX_SH_LINEAR_CMK_BF16P : VKX_SH_LINEAR_CMK_BF16)
                                         : (pf2 ? VKX_SH_LINEAR_CMK_F16P : VKX_SH_LINEAR_CMK_F16))
                              : pf2  ? VKX_SH_LINEAR_CM_F16P
                              : db ? VKX_SH_LINEAR_CM_F16D
                                   : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
-            XF_TRY(vec_pair(c, csh, cm, 16, &k->cm_vec, &k->cm_scalar));
+            XF_TRY(vec_pair_at(c, csh, cm, 17, 15, &k->cm_vec, &k->cm_scalar));
             k->cm_bm = m[0];
             k->cm_bn = m[1];
             if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
@@ -155,12 +161,15 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
             int xblk = wblk && !(xbe && !strcmp(xbe, "0"));
             if (wblk) {
                 cm[12] = 1;
-                XF_TRY(vec_pair(c, csh, cm, 16, &k->cmb_vec, &k->cmb_scalar));
+                XF_TRY(vec_pair_at(c, csh, cm, 17, 15, &k->cmb_vec, &k->cmb_scalar));
                 k->blk_k = m[2];
             }
             if (xblk) {
                 cm[13] = 1, cm[15] = 1;
-                XF_TRY(vkx_pipeline(c, csh, cm, 16, &k->cmbx));
+                XF_TRY(vkx_pipeline(c, csh, cm, 17, &k->cmbx));
+                cm[16] = 1; /* and writing y in 16 bits (q|k|v for 16-bit q, k, v) */
+                XF_TRY(vkx_pipeline(c, csh, cm, 17, &k->cmbx16));
+                cm[16] = 0;
                 cm[13] = 0;
                 uint32_t rs[3] = {t16 ? 2 : 1, m[0], m[2]};
                 XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, rs, 3, &k->rmsnorm16b));
@@ -169,17 +178,17 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                 /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
                 vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
                 cm[12] = 0;
-                XF_TRY(vec_pair(c, gsh, cm, 16, &k->glu_vec, &k->glu_scalar));
+                XF_TRY(vec_pair_at(c, gsh, cm, 17, 15, &k->glu_vec, &k->glu_scalar));
                 if (wblk) {
                     cm[12] = 1;
-                    XF_TRY(vec_pair(c, gsh, cm, 16, &k->glub_vec, &k->glub_scalar));
+                    XF_TRY(vec_pair_at(c, gsh, cm, 17, 15, &k->glub_vec, &k->glub_scalar));
                 }
                 if (xblk) {
                     cm[13] = 1, cm[15] = 1;
-                    XF_TRY(vkx_pipeline(c, gsh, cm, 16, &k->glubx));
+                    XF_TRY(vkx_pipeline(c, gsh, cm, 17, &k->glubx));
                     if (m[2] % fn == 0) { /* act written blocked too (blocks of BK columns hold whole fragments) */
                         cm[14] = 1;
-                        XF_TRY(vkx_pipeline(c, gsh, cm, 16, &k->glubxy));
+                        XF_TRY(vkx_pipeline(c, gsh, cm, 17, &k->glubxy));
                         cm[14] = 0;
                     }
                     cm[13] = 0;
@@ -330,8 +339,9 @@ int vkx_weight_kind(const vkx_weight *w) {
 void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int wkind, VkDescriptorSet s, const vkx_linear_pc *pc) {
     if (pc->M == 0 || pc->N == 0) return;
     int fp32_weights = wkind == VKX_W_F32;
-    if (wkind == VKX_W_BLOCKED_X) { /* x written so only when k->cmbx exists */
-        vkx_dispatch(c, k->cmbx, s, pc, sizeof(*pc), div_up(pc->N, k->cm_bn), div_up(pc->M, k->cm_bm));
+    if (wkind == VKX_W_BLOCKED_X || wkind == VKX_W_BLOCKED_X16) { /* x written so only when k->cmbx exists */
+        vkx_dispatch(c, wkind == VKX_W_BLOCKED_X16 ? k->cmbx16 : k->cmbx, s, pc, sizeof(*pc), div_up(pc->N, k->cm_bn),
+                     div_up(pc->M, k->cm_bm));
         return;
     }
     if (wkind == VKX_W_BLOCKED) { /* only uploaded so when k->cmb_vec exists */
@@ -387,10 +397,10 @@ void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32
 }
 
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
-                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int out16) {
-    uint32_t pc[7] = {T, nh, D, x_off, ld, (has_norm ? 1u : 0u) | (out16 == 2 ? 2u : 0u), 0};
+                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int x16) {
+    uint32_t pc[7] = {T, nh, D, x_off, ld, has_norm ? 1u : 0u, 0};
     memcpy(&pc[6], &eps, 4);
-    vkx_dispatch_linear(c, out16 ? k->qkrope16 : k->qkrope, s, pc, sizeof(pc),
+    vkx_dispatch_linear(c, x16 ? k->qkrope16 : k->qkrope, s, pc, sizeof(pc),
                         div_up((uint64_t)T * nh, 8)); /* 8 rows per workgroup */
 }
 

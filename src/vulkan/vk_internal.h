@@ -87,7 +87,7 @@ typedef struct vkx_buffer {
     int host;        /* 1: host-visible (staging, plan inputs, readback) */
 } vkx_buffer;
 
-#define VKX_MAX_SPEC 16
+#define VKX_MAX_SPEC 17
 #define VKX_PROF_MAX 8192
 #define VKX_BINDINGS 6 /* every pipeline: storage buffers 0..5, 128 bytes of push constants */
 #define VKX_PC_BYTES 128
@@ -278,6 +278,7 @@ typedef struct vkx_kernels {
      * rmsnorm16b writes, or NULL */
     VkPipeline cmbx, glubx, rmsnorm16b;
     VkPipeline glubxy; /* glubx writing act blocked (for the down multiply's cmbx), or NULL */
+    VkPipeline cmbx16; /* cmbx writing y in the 16-bit type (never accumulating), or NULL */
     /* a16 != 0 (1 f16, 2 bf16): the matrix multiplies of wt weights read 16-bit
      * activations, which rmsnorm16 / attention16 / swiglu16 write beside their
      * fp32 outputs (binding 3, binding 5 for attention) */
@@ -292,8 +293,8 @@ typedef struct vkx_kernels {
     /* attention16 (NV2) writing only its 16-bit output, in the blocked layout of k->cmbx
      * (o_off 0, o_ld nh·D), or NULL */
     VkPipeline attention16b;
-    VkPipeline attention16bi; /* attention16b reading 16-bit q, k, v (as qkrope16 writes them), or NULL */
-    VkPipeline qkrope16;      /* qkrope writing its result as 16-bit (a16), or NULL */
+    VkPipeline attention16bi; /* attention16b reading 16-bit q, k, v, or NULL */
+    VkPipeline qkrope16;      /* qkrope on 16-bit x (a16), or NULL */
     uint32_t att16_br;         /* attention16 is a matrix-unit kernel (KHR or NV2): Br tokens × one
                                   head per workgroup (0: the scalar kernel) */
     VkPipeline attention;
@@ -314,7 +315,8 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
 enum { VKX_W_ROWS = 0, /* wt, row-major */
        VKX_W_F32 = 1,  /* fp32, row-major (LoRA factors, the classifier) */
        VKX_W_BLOCKED = 2, /* wt in the blocked layout of k->cmb_vec */
-       VKX_W_BLOCKED_X = 3 /* the same, and x in the blocked layout of rmsnorm16b (k->cmbx) */ };
+       VKX_W_BLOCKED_X = 3, /* the same, and x in the blocked layout of rmsnorm16b (k->cmbx) */
+       VKX_W_BLOCKED_X16 = 4 /* the same writing y in the 16-bit type (k->cmbx16) */ };
 void vkx_rec_linear(vkx_ctx *c, const vkx_kernels *k, int wkind, VkDescriptorSet s, const vkx_linear_pc *pc);
 /* act[M, I] (16-bit, row stride I) = silu(x·Wgᵀ) · (x·Wuᵀ) with k->glu_vec; x [M, K]
  * 16-bit; W the gate|up weight as k->glu_block says (blocked: as k->glub_vec reads). */
@@ -329,10 +331,9 @@ void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
                      int has_w, int out16);
-/* out16 = 0: in place; 1: the result to the 16-bit copy (binding 5, k->qkrope16); 2: that
- * copy without RoPE or norm (v). */
+/* x16: x holds the 16-bit type (k->qkrope16) instead of fp32. */
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
-                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int out16);
+                    uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int x16);
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
                        uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16);
 void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
@@ -420,7 +421,6 @@ void vkx_model_free(vkx_ctx *c, vkx_model *vm);
 
 typedef struct vkx_layer_sets {
     VkDescriptorSet attn_norm, mlp_norm, qrope, krope, attn, swiglu, glu;
-    VkDescriptorSet vconv; /* qkv16: v converted to 16 bits */
     VkDescriptorSet *qkv, *o, *gu, *down; /* one per weight piece */
 } vkx_layer_sets;
 
@@ -447,12 +447,12 @@ typedef struct vkx_engine {
     vkx_buffer act;         /* [T, I] (empty when glu) */
     /* 16-bit copies read by the matrix multiplies when k.a16 (else empty) */
     vkx_buffer xn16, att16, act16;
-    vkx_buffer qkv16; /* qkv16: [T, qkv_ld] 16-bit q (normed, rotated), k (likewise), v */
+    vkx_buffer qkv16; /* qkv16_on: [T, qkv_ld] 16-bit q|k|v, in place of qkv */
     int glu;                /* gate|up multiply fused with SwiGLU (k.glu_vec, no unmerged LoRA) */
     int xblk;               /* the layers' norms write xn16 blocked, q|k|v and gate|up read it so */
     int ablk;               /* the fused gate|up writes act16 blocked, down reads it so */
     int oblk;               /* attention writes att16 (alone) blocked, the o multiply reads it so */
-    int qkv16_on;           /* q/k norm + RoPE write q, k (and v) to qkv16, attention reads them there */
+    int qkv16_on;           /* q|k|v written to qkv16 (16-bit), q/k norm + RoPE and attention on it there */
     int xn16_only;          /* the layers' norms write only xn16 (xblk, and no unmerged LoRA reads xn) */
     vkx_buffer u;           /* [T, r_max] LoRA intermediate */
     vkx_buffer pooled;      /* [B, H] */

@@ -37,6 +37,12 @@ uint pack16(vec2 v, uint kind) {
     return packHalf2x16(v);
 }
 
+// The inverse: a pair of 16-bit values (kind 1 f16, 2 bf16) to fp32.
+vec2 unpack16(uint u, uint kind) {
+    if (kind == 2u) return vec2(bf16_to_f32(u & 0xffffu), bf16_to_f32(u >> 16));
+    return unpackHalf2x16(u);
+}
+
 // Weight element type of buffers declared with WTYPE, and LOADW(array, i) → float.
 #if defined(W_F16)
 #define WTYPE float16_t

@@ -95,6 +95,9 @@ layout(constant_id = 13) const bool XBLK = false;
 layout(constant_id = 14) const bool YBLK = false;
 // 16-byte global loads: K, ldw, w_off multiples of 8 and ldx, x_off multiples of 4.
 layout(constant_id = 15) const bool VEC = true;
+// KHR, not GLU: y written in the 16-bit type instead of fp32 (y16, same indices; never
+// accumulating), for q|k|v with 16-bit q, k, v.
+layout(constant_id = 16) const bool YH = false;
 layout(local_size_x_id = 0) in;
 
 const uint FM = WM / TM, FN = WN / TN;
@@ -120,7 +123,7 @@ layout(std430, binding = 1) readonly buffer Wt { uint16_t w[]; };
 layout(std430, binding = 1) readonly buffer Wt8 { uvec4 w8[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) buffer Y { float y[]; };
-#ifdef GLU
+#ifdef KHR
 layout(std430, binding = 3) writeonly buffer Y16 { T16 y16[]; };
 #endif
 layout(std430, binding = 4) readonly buffer TA { int tok_adapter[]; };
@@ -524,7 +527,15 @@ void main() {
     [[unroll]] for (uint i = 0u; i < FM; i++) {
         [[unroll]] for (uint j = 0u; j < FN; j++) {
             uint fm = m0 + wm0 + i * TM, fn = n0 + wn0 + j * TN;
-            if (direct && ((pc.flags & 2u) == 0u || pre)) {
+#if defined(KHR) && !defined(BF16)
+            if (YH && direct && pc.ldy % 8u == 0u && pc.y_off % 8u == 0u) {
+                coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> h =
+                    coopmat<T16, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(acc[i][j] * pc.alpha);
+                coopMatStore(h, y16, pc.y_off + fm * pc.ldy + fn, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
+                continue;
+            }
+#endif
+            if (!YH && direct && ((pc.flags & 2u) == 0u || pre)) {
                 // alpha = 1 when pre: the old y is already in acc.
                 CM_STORE(acc[i][j] * pc.alpha, y, pc.y_off + fm * pc.ldy + fn, pc.ldy);
             } else {
@@ -540,6 +551,12 @@ void main() {
                         float v = pc.alpha * uintBitsToFloat(As[cb + e / 4u][e % 4u]);
                         if ((pc.flags & 1u) != 0u) v += bias[pc.b_off + gn];
                         uint yi = pc.y_off + gm * pc.ldy + gn;
+#ifdef KHR
+                        if (YH) {
+                            y16[yi] = T16(v);
+                            continue;
+                        }
+#endif
                         if ((pc.flags & 2u) != 0u) v += y[yi];
                         y[yi] = v;
                     }

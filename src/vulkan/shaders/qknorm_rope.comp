@@ -4,12 +4,11 @@
 // then rotate-half RoPE with the model's table cos/sin [P, D/2] at pos[t]:
 //   out[j] = x[j]·c − x[j+D/2]·s,  out[j+D/2] = x[j+D/2]·c + x[j]·s.
 // 32 invocations per (token, head) row, 8 rows per workgroup; 2-D grid when T·nh is large.
-// OUT16 = 1 (f16) or 2 (bf16): the result goes to y16 instead (16-bit pairs, same element
-// indices; x unchanged, D even, x_off and ld even); flags bit 1 then skips RoPE (a plain
-// conversion, for v).
+// X16 = 1 (f16) or 2 (bf16): x holds that 16-bit type instead (pairs in uints; D a multiple
+// of 4, x_off and ld even); the arithmetic stays fp32.
 #include "common.glsl"
 
-layout(constant_id = 0) const uint OUT16 = 0;
+layout(constant_id = 0) const uint X16 = 0;
 
 layout(local_size_x = 256) in;
 const uint TPR = 32u, RPW = 8u;  // invocations per row, rows per workgroup
@@ -19,12 +18,12 @@ layout(std430, binding = 1) readonly buffer W { float w[]; };     // [D]
 layout(std430, binding = 2) readonly buffer C { float cosv[]; };  // [P, D/2]
 layout(std430, binding = 3) readonly buffer S { float sinv[]; };  // [P, D/2]
 layout(std430, binding = 4) readonly buffer P { int pos[]; };     // [T]
-layout(std430, binding = 5) writeonly buffer Y16 { uint y16[]; }; // OUT16: [T, ld] 16-bit pairs
+layout(std430, binding = 0) buffer Xh { uint xh[]; };           // X16: x as 16-bit pairs
 
 layout(push_constant) uniform PC {
     uint T, nh, D;
     uint x_off, ld;
-    uint has_norm;  // bit 0: norm; bit 1 (OUT16): no RoPE
+    uint has_norm;
     float eps;
 } pc;
 
@@ -38,11 +37,16 @@ void main() {
     uint base = pc.x_off + t * pc.ld + h * pc.D;
     uint half_d = pc.D / 2u;
     float inv = 1.0;
-    if ((pc.has_norm & 1u) != 0u) {  // uniform
+    if (pc.has_norm != 0u) {  // uniform
         float s = 0.0;
-        for (uint j = l; live && j < pc.D; j += TPR) {
-            float v = x[base + j];
-            s = fma(v, v, s);
+        for (uint j = X16 != 0u ? 2u * l : l; live && j < pc.D; j += X16 != 0u ? 2u * TPR : TPR) {
+            if (X16 != 0u) {
+                vec2 v = unpack16(xh[(base + j) / 2u], X16);
+                s = fma(v.x, v.x, fma(v.y, v.y, s));
+            } else {
+                float v = x[base + j];
+                s = fma(v, v, s);
+            }
         }
         partial[tid] = s;
         barrier();
@@ -54,24 +58,18 @@ void main() {
     }
     if (!live) return;
     uint rb = uint(pos[t]) * half_d;
-    bool norm = (pc.has_norm & 1u) != 0u;
-    if (OUT16 != 0u) {  // pairs (j, j+1) and (j + D/2, j + D/2 + 1)
-        bool rope = (pc.has_norm & 2u) == 0u;
+    bool norm = pc.has_norm != 0u;
+    if (X16 != 0u) {  // pairs (j, j+1) and (j + D/2, j + D/2 + 1)
         for (uint j = 2u * l; j < half_d; j += 2u * TPR) {
-            vec2 a = vec2(x[base + j], x[base + j + 1u]) * inv;
-            vec2 b = vec2(x[base + j + half_d], x[base + j + half_d + 1u]) * inv;
+            vec2 a = unpack16(xh[(base + j) / 2u], X16) * inv;
+            vec2 b = unpack16(xh[(base + j + half_d) / 2u], X16) * inv;
             if (norm) {
                 a *= vec2(w[j], w[j + 1u]);
                 b *= vec2(w[j + half_d], w[j + half_d + 1u]);
             }
-            if (rope) {
-                vec2 c = vec2(cosv[rb + j], cosv[rb + j + 1u]), s = vec2(sinv[rb + j], sinv[rb + j + 1u]);
-                vec2 ra = a * c - b * s, rb2 = b * c + a * s;
-                a = ra;
-                b = rb2;
-            }
-            y16[(base + j) / 2u] = pack16(a, OUT16);
-            y16[(base + j + half_d) / 2u] = pack16(b, OUT16);
+            vec2 c = vec2(cosv[rb + j], cosv[rb + j + 1u]), s = vec2(sinv[rb + j], sinv[rb + j + 1u]);
+            xh[(base + j) / 2u] = pack16(a * c - b * s, X16);
+            xh[(base + j + half_d) / 2u] = pack16(b * c + a * s, X16);
         }
         return;
     }
