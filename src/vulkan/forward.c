@@ -15,7 +15,8 @@ double xf_vk_last_forward_ms(void) {
     return g_last_forward_ms;
 }
 
-/* One matrix multiply over every piece of w: y[:, y_col + piece rows] = x·Wᵀ (+bias)(+y). */
+/* One matrix multiply over every piece of w: y[:, y_col + piece rows] = x·Wᵀ (+bias)(+y).
+ * xb (blocked weights): 1 x in the blocked layout; 2 that and y in the 16-bit type. */
 static void rec_weight_x(vkx_engine *e, const vkx_weight *w, const VkDescriptorSet *sets, uint32_t M,
                          uint32_t x_off, uint32_t ldx, uint32_t y_off, uint32_t ldy, int bias, int acc, int xb) {
     for (int p = 0; p < w->n; p++) {

@@ -34,9 +34,8 @@ static void env_tile(const char *name, uint32_t t[5]) {
     if (s && sscanf(s, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5) memcpy(t, v, sizeof(v));
 }
 
-/* The two pipelines of a multiply kernel: its last specialization constant (VEC)
- * 1 for 16-byte loads, 0 for any alignment. */
-/* The 16-byte-load and scalar variants of a kernel; spec[vi] is its VEC constant. */
+/* The two pipelines of a multiply kernel: its specialization constant spec[vi] (VEC)
+ * 1 for 16-byte loads, 0 for any alignment; vec_pair: VEC is the last one. */
 static xf_status vec_pair_at(vkx_ctx *c, vkx_shader sh, uint32_t *spec, uint32_t n, uint32_t vi, VkPipeline *vec,
                              VkPipeline *scalar) {
     xf_status st = XF_OK;
