@@ -254,7 +254,8 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
      * one piece, intermediate rows in whole interleaving blocks (KHR kernel), and no
      * unmerged LoRA (whose gate/up/down terms use the fp32 gu and act). */
     uint64_t gu_bytes = 2ull * e->I * e->H * vkx_wt_size(e->k.wt);
-    e->glu = e->k.glu_vec && !(cfg->n_adapters > 0 && !cfg->merge) && gu_bytes <= e->c->max_piece &&
+    int unmerged = cfg->n_adapters > 0 && !cfg->merge; /* LoRA terms added at run time, in fp32 */
+    e->glu = e->k.glu_vec && !unmerged && gu_bytes <= e->c->max_piece &&
              (e->k.glu_block == 0 || e->I % e->k.glu_block == 0);
     /* blocked weights where the matrix-unit kernel that reads them has the blocked variant */
     vkx_layout lay = {.glu_block = e->glu ? e->k.glu_block : 0,
@@ -273,16 +274,16 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     for (int l = 0; e->ablk && l < e->w.n_layers; l++) e->ablk = e->w.layers[l].down.blk_rows != 0;
     /* and att16, where every o weight is blocked (K = NH·D) and no unmerged LoRA reads the
      * fp32 attention output (the blocked kernel writes none) */
-    const char *obe = getenv("XFWD_VK_OBLOCK"); /* "0": row-major att16 (and the fp32 copy) */
-    e->oblk = e->xblk && e->k.attention16b && (e->NH * e->D) % e->k.blk_k == 0 &&
-              !(cfg->n_adapters > 0 && !cfg->merge) && !(obe && !strcmp(obe, "0"));
+    /* (XFWD_VK_OBLOCK=0: row-major att16 and the fp32 copy) */
+    e->oblk = e->xblk && e->k.attention16b && (e->NH * e->D) % e->k.blk_k == 0 && !unmerged &&
+              !vkx_env_off("XFWD_VK_OBLOCK");
     for (int l = 0; e->oblk && l < e->w.n_layers; l++) e->oblk = e->w.layers[l].o.blk_rows != 0;
     /* q|k|v in 16 bits from their multiply to the attention, where every kernel on the way has
      * that variant (no unmerged LoRA, which adds fp32 terms to them: oblk) */
-    const char *qke = getenv("XFWD_VK_QKV16"); /* "0": fp32 q, k, v */
+    /* (XFWD_VK_QKV16=0: fp32 q, k, v) */
     e->qkv16_on = e->oblk && e->k.attention16bi && e->k.qkrope16 && e->k.cmbx16 && e->D % 4 == 0 &&
-                  e->qkv_ld % 8 == 0 && !(qke && !strcmp(qke, "0"));
-    e->xn16_only = e->xblk && !(cfg->n_adapters > 0 && !cfg->merge);
+                  e->qkv_ld % 8 == 0 && !vkx_env_off("XFWD_VK_QKV16");
+    e->xn16_only = e->xblk && !unmerged;
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;
     XF_CHECK(dev_cap >= 1, XF_ERR_UNSUPPORTED, "vulkan: %s's buffers cannot hold one token of this model",

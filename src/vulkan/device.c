@@ -55,6 +55,11 @@ static int env_int(const char *name, long long *v) {
     return 1;
 }
 
+int vkx_env_off(const char *name) {
+    const char *s = getenv(name);
+    return s && strcmp(s, "0") == 0;
+}
+
 static int has_extension(const VkExtensionProperties *e, uint32_t n, const char *name) {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(e[i].extensionName, name) == 0) return 1;

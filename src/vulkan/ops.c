@@ -153,11 +153,9 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
             if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
             /* KHR: the same kernel on weights stored in blocks, each K slice of a tile contiguous
              * (measured 10 % faster on the H100; XFWD_VK_WBLOCK=0: row-major weights) */
-            const char *wbe = getenv("XFWD_VK_WBLOCK");
-            int wblk = khr && !(wbe && !strcmp(wbe, "0"));
+            int wblk = khr && !vkx_env_off("XFWD_VK_WBLOCK");
             /* and on x in that layout too, as rmsnorm16b writes it (XFWD_VK_XBLOCK=0: row-major) */
-            const char *xbe = getenv("XFWD_VK_XBLOCK");
-            int xblk = wblk && !(xbe && !strcmp(xbe, "0"));
+            int xblk = wblk && !vkx_env_off("XFWD_VK_XBLOCK");
             if (wblk) {
                 cm[12] = 1;
                 XF_TRY(vec_pair_at(c, csh, cm, 17, 15, &k->cmb_vec, &k->cmb_scalar));
@@ -173,7 +171,7 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                 uint32_t rs[3] = {t16 ? 2 : 1, m[0], m[2]};
                 XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, rs, 3, &k->rmsnorm16b));
             }
-            if (khr && !glu_cm2 && !(gluk && !strcmp(gluk, "0")) && (m[4] / fn) % 2 == 0) {
+            if (khr && !glu_cm2 && !vkx_env_off("XFWD_VK_GLU") && (m[4] / fn) % 2 == 0) {
                 /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
                 vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
                 cm[12] = 0;

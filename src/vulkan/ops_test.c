@@ -45,13 +45,18 @@ static xf_status match16(vkx_wt wt, const uint16_t *a, const float *b, size_t n,
     return XF_OK;
 }
 
-/* dst [rows, cols] row-major = src in the blocked layout of the matrix-unit kernel's x
- * (rows in groups of k->cm_bm, each group cols/k->blk_k consecutive cm_bm×blk_k blocks). */
-static void unblock16(const vkx_kernels *k, const uint16_t *src, size_t rows, size_t cols, uint16_t *dst) {
+/* Index of element (t, i) of a [rows, cols] matrix in the blocked layout of the matrix-unit
+ * kernel's x (rows in groups of k->cm_bm, each group cols/k->blk_k consecutive cm_bm×blk_k
+ * blocks), as blocked_index() in the shaders. */
+static size_t blocked_at(const vkx_kernels *k, size_t t, size_t i, size_t cols) {
     size_t bm = k->cm_bm, bk = k->blk_k;
+    return ((t / bm) * (cols / bk) + i / bk) * bm * bk + (t % bm) * bk + i % bk;
+}
+
+/* dst [rows, cols] row-major = src in the blocked layout. */
+static void unblock16(const vkx_kernels *k, const uint16_t *src, size_t rows, size_t cols, uint16_t *dst) {
     for (size_t t = 0; t < rows; t++)
-        for (size_t i = 0; i < cols; i++)
-            dst[t * cols + i] = src[((t / bm) * (cols / bk) + i / bk) * bm * bk + (t % bm) * bk + i % bk];
+        for (size_t i = 0; i < cols; i++) dst[t * cols + i] = src[blocked_at(k, t, i, cols)];
 }
 
 typedef struct rows_f32 {
@@ -124,8 +129,7 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
                                      k.cmb_vec ? k.cm_bn : 0, k.blk_k, &w));
     if (k.a16) { /* the matrix-unit multiply reads 16-bit activations */
         XF_ALLOC(x16, (size_t)T * in + 1);
-        for (size_t i = 0; i < (size_t)T * in; i++)
-            x16[i] = k.a16 == 1 ? xf_f32_to_f16(x[i]) : xf_f32_to_bf16(x[i]);
+        for (size_t i = 0; i < (size_t)T * in; i++) x16[i] = f2h(k.wt, x[i]);
         XF_TRY(vkx_buffer_from(c, x16, ((size_t)T * in + 1) * 2, &bx));
     } else {
         XF_TRY(vkx_buffer_from(c, x, (size_t)T * in * 4, &bx));
@@ -155,12 +159,11 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
     if (k.cmbx16 && w.n == 1 && w.blk_rows && !accumulate && T > 0 && in % (int)k.blk_k == 0 && out % 8 == 0) {
         /* the forward's q|k|v variant: x in the blocked layout rmsnorm16b writes, y in 16
          * bits, within 16-bit rounding of the fp32 y */
-        size_t bm = k.cm_bm, bk = k.blk_k, tp = ((size_t)T + bm - 1) / bm * bm, ny = (size_t)T * out;
+        size_t tp = ((size_t)T + k.cm_bm - 1) / k.cm_bm * k.cm_bm, ny = (size_t)T * out;
         size_t nx = tp * (size_t)in;
         XF_ALLOC(xb16, nx);
         for (size_t t = 0; t < (size_t)T; t++)
-            for (size_t i = 0; i < (size_t)in; i++)
-                xb16[((t / bm) * (in / bk) + i / bk) * bm * bk + (t % bm) * bk + i % bk] = x16[t * in + i];
+            for (size_t i = 0; i < (size_t)in; i++) xb16[blocked_at(&k, t, i, (size_t)in)] = x16[t * in + i];
         XF_TRY(vkx_buffer_from(c, xb16, nx * 2, &bxb));
         XF_TRY(vkx_buffer_create(c, ny * 2, 0, &by16));
         VkDescriptorSet s;

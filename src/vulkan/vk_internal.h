@@ -180,6 +180,8 @@ typedef struct vkx_ctx {
 xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out);
 /* Saves the pipeline cache (failures ignored) and releases everything. */
 void vkx_ctx_destroy(vkx_ctx *c);
+/* Whether the environment switch `name` is set to "0" (a default turned off). */
+int vkx_env_off(const char *name);
 
 /* The context's one command buffer: begin, then end + submit + wait for the fence. */
 xf_status vkx_begin(vkx_ctx *c);

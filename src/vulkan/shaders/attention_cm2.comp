@@ -25,6 +25,7 @@
 // 16-bit A/B matrices (cooperativeMatrixConversions).
 // Host requirements: q_off + h*D, k_off + kvh*D, v_off + kvh*D, o_off + h*D
 // multiples of 4 (16-byte aligned fp32 bases); D, Br, Bc multiples of 16.
+#include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_NV_cooperative_matrix2 : require
@@ -74,7 +75,6 @@ layout(push_constant) uniform PC {
     float scale;
 } pc;
 
-#define NEG_INF uintBitsToFloat(0xff800000u)
 const float LOG2E = 1.4426950408889634;
 
 #define MAT_S coopmat<float, gl_ScopeWorkgroup, Br, Bc, gl_MatrixUseAccumulator>
@@ -257,11 +257,9 @@ void main() {
             coopmat<T16, gl_ScopeWorkgroup, Br, D, gl_MatrixUseAccumulator>(acc);
         coopMatStore(a16, o_stage, 0, D / 8u, gl_CooperativeMatrixLayoutRowMajor);
         barrier();
-        uint nblk = pc.o_ld / OBK;  // blocks per row group
         for (uint u = gl_LocalInvocationID.x; u < Br * D / 8u; u += WG) {
             uint t = t0 + u / (D / 8u), col = h * D + (u % (D / 8u)) * 8u;
-            if (t < pc.T)
-                o16v[(((t / OBM) * nblk + col / OBK) * OBM * OBK + (t % OBM) * OBK + col % OBK) / 8u] = o_stage[u];
+            if (t < pc.T) o16v[blocked_index(t, col, pc.o_ld, OBM, OBK) / 8u] = o_stage[u];
         }
     } else if (OUT16) {
         // The base must be 16-byte aligned (8 halves): round it down and start

@@ -37,6 +37,13 @@ uint pack16(vec2 v, uint kind) {
     return packHalf2x16(v);
 }
 
+// Element (r, c) of a [rows, cols] matrix in the blocked layout of the matrix-unit
+// kernel's operands: rows in groups of bm, each group cols/bk consecutive bm×bk
+// row-major blocks (cols a multiple of bk).
+uint blocked_index(uint r, uint c, uint cols, uint bm, uint bk) {
+    return ((r / bm) * (cols / bk) + c / bk) * bm * bk + (r % bm) * bk + c % bk;
+}
+
 // The inverse: a pair of 16-bit values (kind 1 f16, 2 bf16) to fp32.
 vec2 unpack16(uint u, uint kind) {
     if (kind == 2u) return vec2(bf16_to_f32(u & 0xffffu), bf16_to_f32(u >> 16));

@@ -487,9 +487,7 @@ void main() {
     // by element through the per-subgroup scratch in As.
     const uint FH = FN / 2u;
     uint cb = sg * (TM * TN / 4u), nout = pc.N / 2u;
-#define ACT_INDEX(gm, gc)                                                                       \
-    (YBLK ? (((gm) / BM) * (nout / BK) + (gc) / BK) * BM * BK + ((gm) % BM) * BK + (gc) % BK  \
-          : pc.y_off + (gm) * pc.ldy + (gc))
+#define ACT_INDEX(gm, gc) (YBLK ? blocked_index(gm, gc, nout, BM, BK) : pc.y_off + (gm) * pc.ldy + (gc))
     // per workgroup, as above: the whole tile's act columns inside
     bool gdirect = m0 + BM <= pc.M && (n0 + BN) / 2u <= nout && pc.ldy % 8u == 0u && pc.y_off % 8u == 0u;
     [[unroll]] for (uint i = 0u; i < FM; i++) {

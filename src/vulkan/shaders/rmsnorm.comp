@@ -55,7 +55,7 @@ void main() {
                 y[yb + c] = v.x;
                 y[yb + c + 1u] = v.y;
             }
-            uint e = BM > 0u ? ((r / BM) * (pc.n / BK) + c / BK) * BM * BK + (r % BM) * BK + c % BK : yb + c;
+            uint e = BM > 0u ? blocked_index(r, c, pc.n, BM, BK) : yb + c;
             y16[e / 2u] = pack16(v, OUT16);
         }
         return;
