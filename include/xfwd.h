@@ -77,6 +77,19 @@ typedef struct xf_model_info {
     const char *const *labels;   /* [num_labels] id2label names, or NULL */
     const char *weight_dtype;    /* "F32" | "BF16" | "F16" | "mixed" as stored on disk */
     int64_t n_params;            /* all parameters stored */
+    /* Attention and heads as the folder declares them. */
+    int32_t causal;              /* 1: causal; 0: full attention within each sequence */
+    int32_t sliding_window;      /* > 0: query i sees key j iff i - window < j <= i; 0: none */
+    int32_t pad_token_id;        /* classifiers score the last token != this; -1: none */
+    /* The sentence-embedding pipeline (sentence-transformers modules.json), or its
+     * defaults when the folder has none: last-token pooling, no Dense, no normalisation. */
+    int32_t embed_dim;           /* D: width of xf_engine_encode rows (after Dense modules) */
+    int32_t default_pooling;     /* an xf_pooling: the folder's 1_Pooling mode */
+    int32_t default_normalize;   /* the folder lists a Normalize module */
+    int32_t include_prompt;      /* 0: prompt tokens are left out of pooling */
+    int32_t n_dense;             /* Dense modules applied after pooling */
+    int32_t max_seq_length;      /* sentence_bert_config max_seq_length, else max_position */
+    const char *default_prompt_name; /* config_sentence_transformers.json, or NULL */
 } xf_model_info;
 
 /* Opens a Hugging Face checkpoint folder: config.json plus model.safetensors or
@@ -153,9 +166,12 @@ typedef struct xf_batch {
 } xf_batch;
 
 typedef enum xf_pooling {
+    XF_POOL_DEFAULT = -1,       /* xf_engine_encode: the folder's pooling */
     XF_POOL_LAST = 0,
     XF_POOL_MEAN = 1,
-    XF_POOL_FIRST = 2
+    XF_POOL_FIRST = 2,          /* sentence-transformers "cls_token" */
+    XF_POOL_MAX = 3,
+    XF_POOL_MEAN_SQRT_LEN = 4
 } xf_pooling;
 
 /* Total tokens of a batch, or -1 if a length is < 1. */
@@ -172,6 +188,28 @@ xf_status xf_engine_embed(xf_engine *e, const xf_batch *b, xf_pooling pooling, i
  * out [n_seqs, num_labels]. */
 xf_status xf_engine_classify(xf_engine *e, const xf_batch *b, float *out);
 
+/* The sentence-embedding pipeline as the folder declares it (pooling, Dense
+ * modules, Normalize), each step overridable. */
+typedef struct xf_encode_options {
+    int32_t pooling;            /* an xf_pooling; XF_POOL_DEFAULT: the folder's */
+    int32_t normalize;          /* -1: the folder's; 0 or 1 */
+    int32_t dimensions;         /* 0: embed_dim; N: keep the first N before normalising */
+    const int32_t *prompt_lens; /* [n_seqs] leading prompt tokens (left out of pooling when the
+                                   folder says include_prompt = false), or NULL */
+} xf_encode_options;
+void xf_encode_options_init(xf_encode_options *o);
+/* out [n_seqs, dimensions or embed_dim]. */
+xf_status xf_engine_encode(xf_engine *e, const xf_batch *b, const xf_encode_options *o, float *out);
+
+/* Logits of each sequence's last token at the given vocabulary ids, without
+ * computing the vocabulary at other positions: out [n_seqs, n_ids]. */
+xf_status xf_engine_last_logits(xf_engine *e, const xf_batch *b, const int32_t *ids, int32_t n_ids,
+                                float *out);
+
+/* Prompt text by name (config_sentence_transformers.json "prompts");
+ * XF_ERR_INVALID_ARG naming the prompt when the folder has no such prompt. */
+xf_status xf_model_prompt(const xf_model *m, const char *name, const char **text);
+
 /* ---------------------------------------------------------------- tokenizer */
 
 typedef struct xf_tokenizer xf_tokenizer;
@@ -186,6 +224,65 @@ xf_status xf_tokenizer_encode(const xf_tokenizer *t, const char *text, size_t le
 /* Decodes ids to UTF-8 (special tokens kept). *text is malloc'ed, NUL-terminated. */
 xf_status xf_tokenizer_decode(const xf_tokenizer *t, const int32_t *ids, size_t n_ids, char **text,
                               size_t *len);
+
+/* Encodes a pair of texts through the post-processor's pair template
+ * (cross-encoders, "text_pair"). */
+xf_status xf_tokenizer_encode_pair(const xf_tokenizer *t, const char *a, size_t alen, const char *b,
+                                   size_t blen, int add_special, int32_t **ids, size_t *n_ids);
+/* Id of a vocabulary or added token written exactly, or -1. */
+int32_t xf_tokenizer_token_id(const xf_tokenizer *t, const char *token);
+
+/* ---------------------------------------------------------------- text batches */
+
+typedef enum xf_truncate {
+    XF_TRUNCATE_NONE = 0,       /* too long is an error naming the input */
+    XF_TRUNCATE_RIGHT = 1,      /* keep the first max_length tokens */
+    XF_TRUNCATE_LEFT = 2        /* keep the last max_length tokens */
+} xf_truncate;
+
+typedef struct xf_text_options {
+    const char *prompt;         /* text prepended to every input, or NULL */
+    int32_t add_special;        /* 1 (default): the post-processor's special tokens */
+    int32_t truncate;           /* an xf_truncate */
+    int32_t max_length;         /* 0: the model's max_seq_length */
+} xf_text_options;
+void xf_text_options_init(xf_text_options *o);
+
+/* Texts tokenized as the model folder says (lower-casing, prompt, special tokens,
+ * truncation), ready to be an xf_batch. Arrays malloc'ed; release with xf_tokens_free. */
+typedef struct xf_tokens {
+    int32_t *tokens;            /* [n_tokens] */
+    int32_t *seq_lens;          /* [n_seqs] */
+    int32_t *prompt_lens;       /* [n_seqs] prompt tokens at the start of each sequence */
+    int32_t n_seqs;
+    int64_t n_tokens;
+} xf_tokens;
+/* pairs: NULL, or [n] second texts encoded through the pair template. */
+xf_status xf_tokenize_texts(const xf_model *m, const xf_tokenizer *t, const char *const *texts,
+                            const char *const *pairs, int32_t n, const xf_text_options *o,
+                            xf_tokens *out);
+void xf_tokens_free(xf_tokens *t);
+
+/* ---------------------------------------------------------------- reranking */
+
+/* How query/document relevance is scored. A *ForSequenceClassification model
+ * scores (query, document) pairs with its head (sigmoid for one label, softmax's
+ * last entry for two); a causal LM follows the Qwen3-Reranker recipe: the
+ * template below, then softmax over the last token's logits at yes/no -> P(yes). */
+typedef struct xf_rerank_options {
+    const char *prefix;         /* NULL: the Qwen3-Reranker system/user prefix */
+    const char *suffix;         /* NULL: the Qwen3-Reranker assistant suffix */
+    const char *instruction;    /* NULL: the Qwen3-Reranker default instruction */
+    const char *yes_token;      /* NULL: "yes" */
+    const char *no_token;       /* NULL: "no" */
+    int32_t raw_scores;         /* 1: logit(yes) - logit(no), or the head's raw logit */
+    int32_t truncate;           /* an xf_truncate for over-long pairs */
+} xf_rerank_options;
+void xf_rerank_options_init(xf_rerank_options *o);
+/* scores [n_docs]. */
+xf_status xf_engine_rerank(xf_engine *e, const xf_tokenizer *t, const char *query,
+                           const char *const *docs, int32_t n_docs, const xf_rerank_options *o,
+                           float *scores);
 
 #ifdef __cplusplus
 }
