@@ -12,6 +12,7 @@ typedef struct cli_opts {
     xf_pooling pooling;
     int normalize, merge_adapter;
     int max_tokens, threads;
+    int max_line_bytes;     /* --max-line-bytes: longest input line (0: sized by the model) */
     int batch, seq, iters, warmup;
 } cli_opts;
 

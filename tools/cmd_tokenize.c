@@ -2,7 +2,9 @@
  * to token ids and back, with a model folder's tokenizer.json or a given file.
  *   tokenize:   {"text": "..."} per line  →  {"ids": [...]} per line
  *   detokenize: {"ids": [...]} or [...]  →  {"text": "..."} per line
- * Blank input lines are skipped. Errors: one line on stderr naming the file and line. */
+ * Blank input lines are skipped. Errors: one line on stderr naming the file and line.
+ * Lines are read through the bounded line reader (jsonl.h, --max-line-bytes); the
+ * output is built with jansson and written whole or not at all (outfile.h). */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,11 +12,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jsonl.h"
+#include "outfile.h"
 #include "xfwd.h"
 
 typedef struct tok_args {
     const char *model, *tokenizer, *input, *output;
     int no_special;
+    size_t max_line_bytes;
 } tok_args;
 
 static int parse_args(int argc, char **argv, int allow_no_special, tok_args *a)
@@ -25,6 +30,17 @@ static int parse_args(int argc, char **argv, int allow_no_special, tok_args *a)
         const char *o = argv[i], **dst = NULL;
         if (allow_no_special && !strcmp(o, "--no-special")) {
             a->no_special = 1;
+            continue;
+        }
+        if (!strcmp(o, "--max-line-bytes") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(argv[++i], &end, 10);
+            if (errno || *end || end == argv[i] || v < 1 || argv[i][0] == '-') {
+                fprintf(stderr, "xfwd %s: --max-line-bytes expects a positive integer, got '%s'\n", cmd, argv[i]);
+                return 2;
+            }
+            a->max_line_bytes = (size_t)v;
             continue;
         }
         if (!strcmp(o, "--model")) dst = &a->model;
@@ -45,6 +61,7 @@ static int parse_args(int argc, char **argv, int allow_no_special, tok_args *a)
         fprintf(stderr, "xfwd %s: give exactly one of --model DIR or --tokenizer FILE\n", cmd);
         return 2;
     }
+    if (!a->max_line_bytes) a->max_line_bytes = XF_TOKENIZE_LINE_LIMIT;
     if (!a->input || !a->output) {
         fprintf(stderr, "xfwd %s: --input IN.jsonl and --output OUT.jsonl are required\n", cmd);
         return 2;
@@ -65,81 +82,65 @@ static int open_tokenizer(const tok_args *a, xf_tokenizer **tok)
     return 0;
 }
 
-/* Writes a JSON string value (UTF-8 kept, control characters escaped). */
-static void write_json_string(FILE *f, const char *s, size_t n)
+/* Appends one value as a JSON line; the value is released. 0, or an error line. */
+static int put_line(json_t *v, FILE *out, const char *where)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\b': fputs("\\b", f); break;
-        case '\f': fputs("\\f", f); break;
-        default:
-            if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-            else fputc(c, f);
-        }
-    }
-    fputc('"', f);
+    if (!v) return xf_cli_fail("%s: out of memory (or the text is not valid UTF-8)", where);
+    int bad = json_dumpf(v, out, 0) != 0 || fputc('\n', out) == EOF;
+    json_decref(v);
+    return bad ? 1 : 0;  /* a write failure is reported with its cause by the commit */
 }
 
 typedef int (*line_fn)(xf_tokenizer *tok, const tok_args *a, json_t *v, FILE *out, const char *where);
 
-/* Runs fn on every non-blank line of the input; one error line on failure. */
+/* Runs fn on every non-blank line of the input; one error line on failure, and
+ * then the output is left as it was. */
 static int for_each_line(const tok_args *a, line_fn fn)
 {
     xf_tokenizer *tok = NULL;
-    FILE *in = NULL, *out = NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
+    xf_line_reader in;
+    xf_outfile out;
+    char err[4400], *line;
+    size_t k;
+    int got;
     int rc = open_tokenizer(a, &tok);
     if (rc) return rc;
+    if (xf_lines_open(&in, a->input, a->max_line_bytes, err, sizeof err)) {
+        xf_tokenizer_free(tok);
+        return xf_cli_fail("%s", err);
+    }
+    if (xf_outfile_open(&out, a->output, err, sizeof err)) {
+        xf_lines_close(&in);
+        xf_tokenizer_free(tok);
+        return xf_cli_fail("%s", err);
+    }
     rc = 1;
-    if (!(in = fopen(a->input, "rb"))) {
-        xf_cli_fail("%s: cannot open: %s", a->input, strerror(errno));
-        goto cleanup;
-    }
-    if (!(out = fopen(a->output, "wb"))) {
-        xf_cli_fail("%s: cannot write: %s", a->output, strerror(errno));
-        goto cleanup;
-    }
-    ssize_t got;
-    while ((got = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        size_t k = (size_t)got;
-        while (k > 0 && (line[k - 1] == '\n' || line[k - 1] == '\r' || line[k - 1] == ' ' || line[k - 1] == '\t')) k--;
+    while ((got = xf_lines_next(&in, &line, &k, err, sizeof err)) > 0) {
         if (k == 0) continue;
         char where[4200];
-        snprintf(where, sizeof(where), "%s:%ld", a->input, lineno);
+        snprintf(where, sizeof(where), "%s:%ld", a->input, in.lineno);
         json_error_t je;
         json_t *v = json_loadb(line, k, JSON_ALLOW_NUL, &je);
         if (!v) {
             xf_cli_fail("%s: invalid JSON: %s", where, je.text);
             goto cleanup;
         }
-        int bad = fn(tok, a, v, out, where);
+        int bad = fn(tok, a, v, out.f, where);
         json_decref(v);
         if (bad) goto cleanup;
     }
-    if (ferror(in)) {
-        xf_cli_fail("%s: read error: %s", a->input, strerror(errno));
+    if (got < 0) {
+        xf_cli_fail("%s", err);
         goto cleanup;
     }
-    if (fflush(out) != 0 || ferror(out)) {
-        xf_cli_fail("%s: write failed: %s", a->output, strerror(errno));
+    if (xf_outfile_commit(&out, err, sizeof err)) {
+        xf_cli_fail("%s", err);
         goto cleanup;
     }
     rc = 0;
 cleanup:
-    free(line);
-    if (in) fclose(in);
-    if (out && fclose(out) != 0 && rc == 0) rc = xf_cli_fail("%s: write failed: %s", a->output, strerror(errno));
-    if (rc && out) remove(a->output);  /* no half-written output */
+    xf_outfile_abort(&out);  /* nothing left to do after a commit; else the old output stays */
+    xf_lines_close(&in);
     xf_tokenizer_free(tok);
     return rc;
 }
@@ -154,11 +155,14 @@ static int tokenize_line(xf_tokenizer *tok, const tok_args *a, json_t *v, FILE *
     if (xf_tokenizer_encode(tok, json_string_value(text), json_string_length(text), !a->no_special, &ids,
                             &n) != XF_OK)
         return xf_cli_fail("%s: %s", where, xf_last_error());
-    fputs("{\"ids\": [", out);
-    for (size_t i = 0; i < n; i++) fprintf(out, i ? ", %d" : "%d", (int)ids[i]);
-    fputs("]}\n", out);
+    json_t *arr = json_array(), *obj = json_object();
+    int ok = arr && obj;
+    for (size_t i = 0; ok && i < n; i++) ok = json_array_append_new(arr, json_integer(ids[i])) == 0;
     free(ids);
-    return 0;
+    if (ok && json_object_set_new(obj, "ids", arr) == 0) return put_line(obj, out, where);
+    if (!ok) json_decref(arr);
+    json_decref(obj);
+    return put_line(NULL, out, where);
 }
 
 static int detokenize_line(xf_tokenizer *tok, const tok_args *a, json_t *v, FILE *out, const char *where)
@@ -183,11 +187,14 @@ static int detokenize_line(xf_tokenizer *tok, const tok_args *a, json_t *v, FILE
     xf_status st = xf_tokenizer_decode(tok, ids, n, &text, &len);
     free(ids);
     if (st != XF_OK) return xf_cli_fail("%s: %s", where, xf_last_error());
-    fputs("{\"text\": ", out);
-    write_json_string(out, text, len);
-    fputs("}\n", out);
+    json_t *obj = json_object(), *str = json_stringn(text, len);
     free(text);
-    return 0;
+    if (!obj || !str || json_object_set_new(obj, "text", str) != 0) {
+        if (!obj) json_decref(str);
+        json_decref(obj);
+        return put_line(NULL, out, where);
+    }
+    return put_line(obj, out, where);
 }
 
 int xf_cli_tokenize(int argc, char **argv)

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "jsonl.h"
 #include "npy.h"
+#include "outfile.h"
 
 static const char usage[] =
     "usage: xfwd <command> [options]\n"
@@ -21,7 +24,7 @@ static const char usage[] =
     "  tokenize (--model DIR | --tokenizer FILE) --input IN.jsonl --output OUT.jsonl [--no-special]\n"
     "  detokenize (--model DIR | --tokenizer FILE) --input IN.jsonl --output OUT.jsonl\n"
     "common: --backend auto|cpu|cpu_ref|cuda|vulkan  --dtype f32|tf32|bf16|f16  --adapter DIR\n"
-    "        [--merge-adapter] [--max-tokens N] [--threads N] [--cache-dir DIR]\n"
+    "        [--merge-adapter] [--max-tokens N] [--threads N] [--cache-dir DIR] [--max-line-bytes N]\n"
     "IN.jsonl: one sequence per line: [ids...], {\"tokens\": [...]} or {\"text\": \"...\"}\n";
 
 int xf_cli_fail(const char *fmt, ...) {
@@ -113,6 +116,7 @@ int xf_cli_parse(int argc, char **argv, const char *allowed, cli_opts *o) {
             o->pooling = (xf_pooling)k;
         } else if (!strcmp(name, "max-tokens")) rc = parse_int(a, v, 1, &o->max_tokens);
         else if (!strcmp(name, "threads")) rc = parse_int(a, v, 0, &o->threads);
+        else if (!strcmp(name, "max-line-bytes")) rc = parse_int(a, v, 1, &o->max_line_bytes);
         else if (!strcmp(name, "batch")) rc = parse_int(a, v, 1, &o->batch);
         else if (!strcmp(name, "seq")) rc = parse_int(a, v, 1, &o->seq);
         else if (!strcmp(name, "iters")) rc = parse_int(a, v, 1, &o->iters);
@@ -156,20 +160,27 @@ static int cmd_info(int argc, char **argv) {
     return 0;
 }
 
-/* Writes classify results as JSONL: {"label": best, "scores": {name: score, ...}}. */
-static int write_labels(const char *path, const xf_model_info *info, const float *scores, int32_t B) {
-    FILE *f = fopen(path, "w");
-    if (!f) return xf_cli_fail("%s: cannot write: %s", path, strerror(errno));
+/* Writes classify results as JSONL: {"label": best, "scores": {name: score, ...}},
+ * built with jansson (names are escaped as JSON needs). 0, or -1 after an error line. */
+static int put_labels(xf_outfile *f, const xf_model_info *info, const float *scores, int32_t B) {
     for (int32_t b = 0; b < B; b++) {
         const float *s = scores + (int64_t)b * info->num_labels;
         int best = 0;
         for (int k = 1; k < info->num_labels; k++)
             if (s[k] > s[best]) best = k;
-        fprintf(f, "{\"label\": \"%s\", \"scores\": {", info->labels[best]);
-        for (int k = 0; k < info->num_labels; k++) fprintf(f, "%s\"%s\": %.9g", k ? ", " : "", info->labels[k], s[k]);
-        fprintf(f, "}}\n");
+        json_t *line = json_object(), *all = json_object();
+        int ok = line && all && json_object_set_new(line, "label", json_string(info->labels[best])) == 0;
+        for (int k = 0; ok && k < info->num_labels; k++)
+            ok = json_object_set_new(all, info->labels[k], json_real(s[k])) == 0;
+        if (ok) ok = json_object_set(line, "scores", all) == 0;
+        ok = ok && json_dumpf(line, f->f, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) == 0 && fputc('\n', f->f) != EOF;
+        json_decref(all);
+        json_decref(line);
+        if (!ok && !ferror(f->f)) {  /* a write failure is reported with its cause by the commit */
+            xf_cli_fail("%s: a label of %s is not valid UTF-8, or out of memory", f->path, info->architecture);
+            return -1;
+        }
     }
-    if (fclose(f) != 0) return xf_cli_fail("%s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
@@ -178,7 +189,7 @@ static int cmd_forward(int argc, char **argv) {
     cli_opts o;
     int rc = xf_cli_parse(argc, argv,
                           "model input output backend dtype adapter merge-adapter max-tokens threads cache-dir "
-                          "pooling normalize jsonl",
+                          "pooling normalize jsonl max-line-bytes",
                           &o);
     if (rc) return rc;
     int is_embed = !strcmp(cmd, "embed"), is_cls = !strcmp(cmd, "classify");
@@ -194,7 +205,15 @@ static int cmd_forward(int argc, char **argv) {
     xf_engine *e = NULL;
     xf_seqs seqs = {0};
     float *out = NULL;
-    char err[1024];
+    char err[4400];
+    /* outputs first: an unwritable destination fails before any work */
+    xf_outfile npy_file, labels_file;
+    memset(&labels_file, 0, sizeof labels_file);
+    if (xf_outfile_open(&npy_file, o.output, err, sizeof err)) return xf_cli_fail("%s", err);
+    if (o.jsonl_out && xf_outfile_open(&labels_file, o.jsonl_out, err, sizeof err)) {
+        xf_outfile_abort(&npy_file);
+        return xf_cli_fail("%s", err);
+    }
     rc = 1;
     if (xf_model_open(o.model, &m) != XF_OK) { xf_cli_fail("%s", xf_last_error()); goto done; }
     xf_model_info info;
@@ -205,7 +224,8 @@ static int cmd_forward(int argc, char **argv) {
         goto done;
     }
     if (o.adapter && xf_adapter_open(m, o.adapter, &ad) != XF_OK) { xf_cli_fail("%s", xf_last_error()); goto done; }
-    if (xf_seqs_read(o.input, o.model, &seqs, err, sizeof err) != 0) { xf_cli_fail("%s", err); goto done; }
+    size_t line_limit = o.max_line_bytes ? (size_t)o.max_line_bytes : xf_default_line_limit(info.max_position);
+    if (xf_seqs_read(o.input, o.model, line_limit, &seqs, err, sizeof err) != 0) { xf_cli_fail("%s", err); goto done; }
     xf_engine_options eo;
     xf_engine_options_init(&eo);
     eo.backend = o.backend;
@@ -227,13 +247,14 @@ static int cmd_forward(int argc, char **argv) {
     else if (is_embed) st = xf_engine_embed(e, &b, o.pooling, o.normalize, out);
     else st = xf_engine_classify(e, &b, out);
     if (st != XF_OK) { xf_cli_fail("%s: %s", o.input, xf_last_error()); goto done; }
-    if (xf_npy_write(o.output, out, rows, cols) != 0) {
-        xf_cli_fail("%s: cannot write: %s", o.output, strerror(errno));
-        goto done;
-    }
-    if (o.jsonl_out && write_labels(o.jsonl_out, &info, out, seqs.n_seqs) != 0) goto done;
+    xf_npy_put(&npy_file, out, rows, cols);
+    if (o.jsonl_out && put_labels(&labels_file, &info, out, seqs.n_seqs) != 0) goto done;
+    if (xf_outfile_commit(&npy_file, err, sizeof err) != 0) { xf_cli_fail("%s", err); goto done; }
+    if (o.jsonl_out && xf_outfile_commit(&labels_file, err, sizeof err) != 0) { xf_cli_fail("%s", err); goto done; }
     rc = 0;
 done:
+    xf_outfile_abort(&npy_file);    /* after a commit: nothing to do; else the old files stay */
+    xf_outfile_abort(&labels_file);
     free(out);
     xf_seqs_free(&seqs);
     xf_engine_free(e);

@@ -1,0 +1,10 @@
+# Faults: output files under interrupts and full disks, input lines that cannot be
+# held, labels JSON must escape (faults.sh), the output-file module itself
+# (test_outfile), and one engine, model and tokenizer shared by threads (test_threads).
+add_executable(test_outfile test_outfile.c ${PROJECT_SOURCE_DIR}/tools/outfile.c ${PROJECT_SOURCE_DIR}/tools/npy.c)
+target_include_directories(test_outfile PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+target_compile_options(test_outfile PRIVATE ${XFWD_WARNINGS})
+xf_add_test(NAME faults_outfile COMMAND test_outfile)
+
+find_program(XF_BASH bash REQUIRED)
+xf_add_test(NAME faults_cli COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/faults.sh $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR})
