@@ -127,6 +127,50 @@ cleanup:
     return st;
 }
 
+/* True when `s` ends with `suffix`. */
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* "architectures": every entry must name a head xfwd computes — a causal LM, a
+ * sequence classifier, or the bare decoder (LlamaModel, Qwen3Model, ...). Anything
+ * else (*ForTokenClassification, *ForRewardModel, ...) is refused by name rather
+ * than run as if its head were absent. c->architecture keeps the first entry. */
+static xf_status parse_architectures(json_t *root, const char *path, xf_config *c) {
+    json_t *archs = json_object_get(root, "architectures");
+    json_t *a0 = json_array_get(archs, 0);
+    snprintf(c->architecture, sizeof c->architecture, "%s", json_is_string(a0) ? json_string_value(a0) : "");
+    if (!archs || json_is_null(archs)) return XF_OK;
+    if (!json_is_array(archs)) return xf_error(XF_ERR_FORMAT, "%s: \"architectures\" must be a list", path);
+    size_t i;
+    json_t *a;
+    json_array_foreach(archs, i, a) {
+        if (!json_is_string(a)) return xf_error(XF_ERR_FORMAT, "%s: \"architectures\"[%zu] is not a string", path, i);
+        const char *name = json_string_value(a);
+        const char *head = strstr(name, "For");
+        if (!head && ends_with(name, "Model")) continue;
+        if (head && (!strcmp(head, "ForCausalLM") || !strcmp(head, "ForSequenceClassification"))) continue;
+        return xf_error(XF_ERR_UNSUPPORTED,
+                        "%s: architecture \"%s\": the %s head is not implemented (causal LM, sequence "
+                        "classification and bare models are)",
+                        path, name, head ? head + 3 : name);
+    }
+    return XF_OK;
+}
+
+/* pad_token_id: an integer, or absent / null (-1). Classifiers score the last
+ * token that is not this one, as Hugging Face does. */
+static xf_status parse_pad_token(json_t *root, const char *path, xf_config *c) {
+    json_t *v = json_object_get(root, "pad_token_id");
+    c->pad_token_id = -1;
+    if (!v || json_is_null(v)) return XF_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
+        return xf_error(XF_ERR_FORMAT, "%s: \"pad_token_id\" must be a non-negative integer or null", path);
+    c->pad_token_id = (int32_t)json_integer_value(v);
+    return XF_OK;
+}
+
 xf_status xf_config_load(const char *path, xf_config *c) {
     xf_status st = XF_OK;
     json_error_t jerr;
@@ -151,13 +195,8 @@ xf_status xf_config_load(const char *path, xf_config *c) {
                   path, type);
     snprintf(c->model_type, sizeof c->model_type, "%s", type);
 
-    json_t *archs = json_object_get(root, "architectures");
-    json_t *a0 = json_array_get(archs, 0);
-    snprintf(c->architecture, sizeof c->architecture, "%s", json_is_string(a0) ? json_string_value(a0) : "");
+    XF_TRY(parse_architectures(root, path, c));
     int is_cls = strstr(c->architecture, "ForSequenceClassification") != NULL;
-    XF_CHECK(!c->architecture[0] || is_cls || strstr(c->architecture, "ForCausalLM") ||
-                 strstr(c->architecture, "Model"),
-             XF_ERR_UNSUPPORTED, "%s: architecture \"%s\" is not supported", path, c->architecture);
 
     const int64_t big = 1 << 20;
     XF_TRY(get_int(root, path, "hidden_size", 1, 1, big, 0, &c->hidden));
@@ -188,6 +227,7 @@ xf_status xf_config_load(const char *path, xf_config *c) {
     c->qkv_bias = c->arch == XF_ARCH_QWEN2 || get_bool(root, "attention_bias", 0);
     c->qk_norm = c->arch == XF_ARCH_QWEN3;
     if (is_cls) XF_TRY(parse_labels(root, path, c));
+    XF_TRY(parse_pad_token(root, path, c));
 cleanup:
     json_decref(root);
     if (st != XF_OK) xf_config_free(c);

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "engine_debug.h"
 #include "error.h"
+#include "pipeline.h"
 
 #define XF_DEFAULT_MAX_TOKENS 8192
 
@@ -160,8 +161,10 @@ static xf_status run(xf_engine *e, const xf_batch *b, xf_output what, xf_pooling
     int32_t *seq_start = NULL, *positions = NULL, *ids = NULL;
     XF_TRY(validate(e, b, out, &T));
     const xf_config *c = &e->model->cfg;
-    XF_CHECK(what != XF_OUT_LOGITS || e->model->lm_head.data, XF_ERR_INVALID_ARG,
-             "%s: the model has no lm_head, so no logits", e->model->dir);
+    XF_CHECK(what != XF_OUT_LOGITS || e->model->lm_head.data, XF_ERR_UNSUPPORTED,
+             "%s: the checkpoint has no lm_head.weight and untied embeddings (a headless model): no logits "
+             "(hidden states, embeddings and classification work)",
+             e->model->dir);
     XF_CHECK(what != XF_OUT_CLASSIFY || e->model->score.data, XF_ERR_INVALID_ARG,
              "%s: the model has no score head (not a *ForSequenceClassification checkpoint)", e->model->dir);
     XF_CHECK((unsigned)pooling <= XF_POOL_FIRST, XF_ERR_INVALID_ARG, "unknown pooling %d", (int)pooling);
@@ -221,14 +224,16 @@ xf_status xf_engine_logits(xf_engine *e, const xf_batch *b, float *out) {
     return run(e, b, XF_OUT_LOGITS, XF_POOL_LAST, 0, out, -1);
 }
 
-xf_status xf_engine_embed(xf_engine *e, const xf_batch *b, xf_pooling pooling, int normalize, float *out) {
+xf_status xf_engine_pool_backend(xf_engine *e, const xf_batch *b, xf_pooling pooling, int normalize, float *out) {
     return run(e, b, XF_OUT_EMBED, pooling, normalize, out, -1);
 }
 
-xf_status xf_engine_classify(xf_engine *e, const xf_batch *b, float *out) {
+xf_status xf_engine_classify_last(xf_engine *e, const xf_batch *b, float *out) {
     return run(e, b, XF_OUT_CLASSIFY, XF_POOL_LAST, 0, out, -1);
 }
 
+const xf_model *xf_engine_model(const xf_engine *e) { return e ? e->model : NULL; }
+int32_t xf_engine_max_tokens(const xf_engine *e) { return e ? e->max_tokens : 0; }
 xf_status xf_engine_debug_residual(xf_engine *e, const xf_batch *b, int32_t layer, float *out) {
     if (!e || layer < 0 || layer > e->model->cfg.n_layers)
         return xf_error(XF_ERR_INVALID_ARG, "debug residual: layer %d out of range", layer);

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "loader.h"
 #include "safetensors.h"
+#include "st_pipeline.h"
 
 #define PATH_MAX_LEN 4096
 
@@ -28,6 +29,7 @@ void xf_model_free(xf_model *m) {
     free(m->rope_cos);
     free(m->rope_sin);
     free(m->dir);
+    xf_st_free(m->st);
     xf_config_free(&m->cfg);
     free(m);
 }
@@ -37,7 +39,7 @@ static int file_exists(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-static xf_status add_file(xf_model *m, const char *path) {
+xf_status xf_model_add_file(xf_model *m, const char *path, xf_st_file **opened) {
     xf_st_file *f = NULL;
     xf_status st = xf_st_open(path, &f);
     if (st != XF_OK) return st;
@@ -48,6 +50,7 @@ static xf_status add_file(xf_model *m, const char *path) {
     }
     m->files = grown;
     m->files[m->n_files++] = f;
+    if (opened) *opened = f;
     return XF_OK;
 }
 
@@ -80,7 +83,7 @@ static xf_status open_sharded(xf_model *m, const char *dir, const char *index_pa
         snprintf(path, sizeof path, "%s/%s", dir, names[j]);
         XF_CHECK(file_exists(path), XF_ERR_IO, "%s: shard '%s' named in the index is missing", index_path,
                  names[j]);
-        XF_TRY(add_file(m, path));
+        XF_TRY(xf_model_add_file(m, path, NULL));
     }
     /* every mapped name must be in the shard the index says */
     json_object_foreach(map, key, v) {
@@ -110,15 +113,14 @@ static const xf_st_entry *find_any(const xf_model *m, const char *name, const xf
     return NULL;
 }
 
-/* Binds tensor `name` with the expected shape (d1 = 0: a vector of d0). */
-static xf_status bind(const xf_model *m, const char *name, int64_t d0, int64_t d1, int required,
-                      xf_tensor *t) {
-    const xf_st_file *f = NULL;
-    const xf_st_entry *e = find_any(m, name, &f);
+xf_status xf_model_bind_in(const xf_model *m, const xf_st_file *in, const char *name, int64_t d0, int64_t d1,
+                           int required, xf_tensor *t) {
+    const xf_st_file *f = in;
+    const xf_st_entry *e = in ? xf_st_find(in, name) : find_any(m, name, &f);
     memset(t, 0, sizeof *t);
     if (!e) {
         if (!required) return XF_OK;
-        return xf_error(XF_ERR_FORMAT, "%s: missing tensor '%s'", m->dir, name);
+        return xf_error(XF_ERR_FORMAT, "%s: missing tensor '%s'", in ? xf_st_path(in) : m->dir, name);
     }
     if (e->dtype != XF_ST_F32 && e->dtype != XF_ST_BF16 && e->dtype != XF_ST_F16)
         return xf_error(XF_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (F32, BF16 or F16 expected)",
@@ -140,6 +142,35 @@ static xf_status bind(const xf_model *m, const char *name, int64_t d0, int64_t d
     t->ndim = d1 ? 2 : 1;
     t->shape[0] = d0;
     t->shape[1] = d1 ? d1 : 1;
+    return XF_OK;
+}
+
+/* Binds tensor `name` of the checkpoint with the expected shape (d1 = 0: a vector of d0). */
+static xf_status bind(const xf_model *m, const char *name, int64_t d0, int64_t d1, int required,
+                      xf_tensor *t) {
+    return xf_model_bind_in(m, NULL, name, d0, d1, required, t);
+}
+
+/* Every tensor of the checkpoint must be one the forward reads: the decoder's
+ * (prefix + embed_tokens / norm / layers.N.*), lm_head.weight, and score.weight
+ * for a classifier. Anything else belongs to a head xfwd does not compute (a
+ * reward model's score.0.weight, a token classifier's classifier.weight, a
+ * score.bias): refused by name instead of silently left out. */
+static xf_status check_extra_tensors(const xf_model *m, const char *prefix, int n_files) {
+    const size_t pl = strlen(prefix);
+    for (int i = 0; i < n_files; i++)
+        for (int k = 0; k < xf_st_count(m->files[i]); k++) {
+            const char *name = xf_st_entry_at(m->files[i], k)->name;
+            const char *rest = strncmp(name, prefix, pl) == 0 ? name + pl : NULL;
+            if (rest && (!strcmp(rest, "embed_tokens.weight") || !strcmp(rest, "norm.weight") ||
+                         !strncmp(rest, "layers.", 7)))
+                continue;
+            if (!strcmp(name, "lm_head.weight") || (m->cfg.num_labels > 0 && !strcmp(name, "score.weight")))
+                continue;
+            return xf_error(XF_ERR_UNSUPPORTED,
+                            "%s: tensor '%s' belongs to a head xfwd does not implement (architecture \"%s\")",
+                            xf_st_path(m->files[i]), name, m->cfg.architecture);
+        }
     return XF_OK;
 }
 
@@ -251,7 +282,7 @@ xf_status xf_model_open(const char *dir, xf_model **out) {
     } else {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         XF_CHECK(file_exists(path), XF_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
-        XF_TRY(add_file(m, path));
+        XF_TRY(xf_model_add_file(m, path, NULL));
     }
 
     /* Causal-LM checkpoints prefix the decoder with "model."; bare ones don't. */
@@ -269,12 +300,12 @@ xf_status xf_model_open(const char *dir, xf_model **out) {
 
     if (c->num_labels > 0) XF_TRY(bind(m, "score.weight", c->num_labels, c->hidden, 1, &m->score));
     XF_TRY(bind(m, "lm_head.weight", c->vocab, c->hidden, 0, &m->lm_head));
-    /* classifiers (score head) have no lm_head unless the checkpoint stores one */
-    if (!m->lm_head.data && c->num_labels == 0) {
-        XF_CHECK(c->tie_embeddings || !strstr(c->architecture, "ForCausalLM"), XF_ERR_FORMAT,
-                 "%s: missing tensor 'lm_head.weight' and tie_word_embeddings is false", dir);
-        if (c->tie_embeddings) m->lm_head = m->embed;
-    }
+    /* No lm_head.weight: tied checkpoints use the embedding; untied ones are headless
+     * (embedding models saved without their head, whatever "architectures" says) —
+     * hidden states, embeddings and classification work, logits are refused. */
+    if (!m->lm_head.data && c->num_labels == 0 && c->tie_embeddings) m->lm_head = m->embed;
+    XF_TRY(check_extra_tensors(m, prefix, m->n_files));
+    XF_TRY(xf_st_load(m));
     XF_TRY(xf_model_build_rope(m));
     xf_model_count_params(m);
     *out = m;
@@ -307,5 +338,15 @@ xf_status xf_model_get_info(const xf_model *m, xf_model_info *info) {
     info->labels = (const char *const *)c->labels;
     info->weight_dtype = m->weight_dtype;
     info->n_params = m->n_params;
+    info->causal = 1;
+    info->pad_token_id = c->pad_token_id;
+    const xf_st_pipeline *p = xf_st_of(m);
+    info->embed_dim = p->embed_dim ? p->embed_dim : c->hidden;
+    info->default_pooling = p->pooling;
+    info->default_normalize = p->normalize;
+    info->include_prompt = p->include_prompt;
+    info->n_dense = p->n_dense;
+    info->max_seq_length = p->max_seq_length > 0 && p->max_seq_length < c->max_pos ? p->max_seq_length : c->max_pos;
+    info->default_prompt_name = p->default_prompt;
     return XF_OK;
 }

@@ -10,4 +10,12 @@ xf_status xf_model_build_rope(struct xf_model *m);
 /* Recomputes m->n_params and m->weight_dtype from the bound tensors. */
 void xf_model_count_params(struct xf_model *m);
 
+struct xf_st_file;
+/* Maps a safetensors file and keeps it with the model (freed with it); *f may be NULL. */
+xf_status xf_model_add_file(struct xf_model *m, const char *path, struct xf_st_file **f);
+/* Binds tensor `name` of file `in` (NULL: any of the model's files) with the expected
+ * shape (d1 = 0: a vector of d0); absent and !required leaves t empty. */
+xf_status xf_model_bind_in(const struct xf_model *m, const struct xf_st_file *in, const char *name, int64_t d0,
+                           int64_t d1, int required, xf_tensor *t);
+
 #endif /* XF_LOADER_H */

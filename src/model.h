@@ -42,6 +42,7 @@ typedef struct xf_config {
     int32_t qk_norm;        /* q_norm / k_norm per head (Qwen3) */
     int32_t num_labels;     /* > 0: sequence classifier with score head */
     char **labels;          /* [num_labels] names, owned */
+    int32_t pad_token_id;   /* classifiers score the last token != this; -1: none */
 } xf_config;
 
 /* One decoder layer. Shapes: H hidden, D head_dim, NH heads, NKV kv heads, I intermediate. */
@@ -79,6 +80,7 @@ struct xf_model {
     void **owned;           /* heap blocks owned by the model (random weights) */
     int32_t n_owned;
     char *dir;
+    struct xf_st_pipeline *st;  /* sentence-transformers modules (st_pipeline.h), owned; never NULL once open */
     char weight_dtype[8];
     int64_t n_params;
 };
@@ -101,6 +103,7 @@ struct xf_adapter {
     int32_t n_layers;
     xf_lora (*mods)[XF_MOD_COUNT];  /* [n_layers][XF_MOD_COUNT] */
     char *dir;
+    struct xf_st_pipeline *st;  /* sentence-transformers modules (st_pipeline.h), owned; never NULL once open */
 };
 
 /* Dimensions (out, in) of module `mod` of the model. */

@@ -1,0 +1,26 @@
+# tests/hub.cmake — the Hub-style folders (data/hub): every case against its golden
+# outputs on the CPU reference and the fast CPU path, on Vulkan (f32 and f16; on
+# lavapipe here) when built, and on CUDA (f32, bf16; skipped, exit 77, without a
+# GPU). bidir-qwen2 and mistral-window need bidirectional and sliding-window
+# attention. Then the sentence-transformers / reranker command lines and the
+# refusals of metadata xfwd cannot honour.
+set(XF_HUB_DIR ${CMAKE_CURRENT_SOURCE_DIR}/data/hub)
+set(XF_HUB_CASES bidir-qwen2 cls-pad headless-untied mistral-window rerank-yesno st-last st-mean-dense)
+add_executable(test_hub test_hub.c)
+target_link_libraries(test_hub PRIVATE xf_testutil)
+target_compile_options(test_hub PRIVATE ${XFWD_WARNINGS})
+
+set(_hub_runs cpu_ref:f32 cpu:f32 cuda:f32 cuda:bf16)
+if(XFWD_VULKAN)
+  list(APPEND _hub_runs vulkan:f32 vulkan:f16)
+endif()
+foreach(run ${_hub_runs})
+  string(REPLACE ":" ";" _bd ${run})
+  list(GET _bd 0 be)
+  list(GET _bd 1 mode)
+  foreach(case ${XF_HUB_CASES})
+    xf_add_test(NAME hub_${be}_${mode}_${case} TIMEOUT 300
+      COMMAND test_hub --backend ${be} --dtype ${mode} --case ${XF_HUB_DIR}/${case})
+  endforeach()
+endforeach()
+
