@@ -13,6 +13,20 @@
  *  - The library never prints and never exits.
  *  - Output buffers are caller-owned and must hold the documented number of floats.
  *  - A model must outlive every engine and adapter made from it.
+ *
+ * Threads (tests/test_threads.c checks this, under ThreadSanitizer in CI):
+ *  - Models, adapters and tokenizers are read-only once opened: any number of
+ *    threads may use one at the same time (engines made from one model, encode and
+ *    decode on one tokenizer).
+ *  - An engine may be called from any thread, and calls on one engine run one at a
+ *    time: a second thread's call waits for the first to finish, and both get the
+ *    right answer. For forwards in parallel, make one engine per thread from the
+ *    same model (the weights are shared, each engine has its own scratch).
+ *  - Nothing may be freed while another thread is using it (xf_*_free is not a
+ *    call "on" the handle that waits).
+ *  - The CPU backend's thread count (n_threads) is process-wide in OpenMP and BLAS:
+ *    the last engine created sets it.
+ *  - xf_last_error() is per thread.
  */
 #ifndef XFWD_H
 #define XFWD_H

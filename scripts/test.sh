@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — the whole test suite: a Release build with every backend the
 # machine's toolkits allow (CUDA tests skip without a GPU; Vulkan tests run on
-# lavapipe), then the same suite built with AddressSanitizer + UBSan.
+# lavapipe), then the same suite built with AddressSanitizer + UBSan, then the
+# thread tests under ThreadSanitizer, then each libFuzzer harness for a short while.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -16,3 +17,7 @@ cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
 (cd build-asan && ctest --output-on-failure -j "$jobs")
+# ThreadSanitizer: the thread tests only (one engine, model and tokenizer shared by threads).
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXFWD_TSAN=ON -DXFWD_CUDA=OFF -DXFWD_VULKAN=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target test_threads
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^threads$')

@@ -2,6 +2,7 @@
  * backend choice (AUTO = CUDA when a GPU is present, else the fast CPU path),
  * validation of every batch, and splitting a batch into chunks of whole
  * sequences that fit max_tokens, each run as one xf_plan. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,9 @@ struct xf_engine {
     xf_backend kind;
     int32_t max_tokens;
     int32_t n_adapters;
+    /* Calls on one engine run one at a time (xfwd.h, threads): the backends keep
+     * per-engine scratch that two forwards at once would share. */
+    pthread_mutex_t lock;
 };
 
 const xf_backend_ops *xf_backend_lookup(xf_backend kind) {
@@ -75,6 +79,7 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
     XF_CHECK(!opts->merge_adapters || opts->n_adapters == 1, XF_ERR_INVALID_ARG,
              "merging needs exactly one adapter (got %d)", opts->n_adapters);
     XF_ALLOC(e, 1);
+    pthread_mutex_init(&e->lock, NULL);
     e->model = m;
     e->max_tokens = opts->max_tokens ? opts->max_tokens : XF_DEFAULT_MAX_TOKENS;
     e->n_adapters = opts->n_adapters;
@@ -117,6 +122,7 @@ cleanup:
 void xf_engine_free(xf_engine *e) {
     if (!e) return;
     if (e->state) e->ops->destroy(e->state);
+    pthread_mutex_destroy(&e->lock);
     free(e);
 }
 
@@ -154,7 +160,7 @@ static xf_status validate(const xf_engine *e, const xf_batch *b, const float *ou
 
 /* Runs the batch chunk by chunk: each chunk is a run of whole sequences with at
  * most max_tokens tokens (a longer sequence runs alone). */
-static xf_status run(xf_engine *e, const xf_batch *b, xf_output what, xf_pooling pooling, int normalize, float *out,
+static xf_status run_locked(xf_engine *e, const xf_batch *b, xf_output what, xf_pooling pooling, int normalize, float *out,
                      int32_t stop_layer) {
     xf_status st = XF_OK;
     int64_t T = 0;
@@ -213,6 +219,16 @@ cleanup:
     free(seq_start);
     free(positions);
     free(ids);
+    return st;
+}
+
+/* run_locked, one call at a time per engine: a second thread waits its turn. */
+static xf_status run(xf_engine *e, const xf_batch *b, xf_output what, xf_pooling pooling, int normalize, float *out,
+                     int32_t stop_layer) {
+    if (!e) return xf_error(XF_ERR_INVALID_ARG, "engine, batch and out must not be NULL");
+    pthread_mutex_lock(&e->lock);
+    xf_status st = run_locked(e, b, what, pooling, normalize, out, stop_layer);
+    pthread_mutex_unlock(&e->lock);
     return st;
 }
 

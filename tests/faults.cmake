@@ -8,3 +8,17 @@ xf_add_test(NAME faults_outfile COMMAND test_outfile)
 
 find_program(XF_BASH bash REQUIRED)
 xf_add_test(NAME faults_cli COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/faults.sh $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR})
+
+add_executable(test_threads test_threads.c)
+target_link_libraries(test_threads PRIVATE xfwd Threads::Threads)
+target_compile_options(test_threads PRIVATE ${XFWD_WARNINGS})
+# under ThreadSanitizer: one CPU worker thread per engine call (see test_threads.c)
+set(XF_THREADS_ARGS "")
+if(XFWD_TSAN)
+  set(XF_THREADS_ARGS --cpu-threads 1 --runs 10)
+endif()
+xf_add_test(NAME threads COMMAND test_threads ${XF_GOLDEN_DIR}/qwen3-tiny
+  ${CMAKE_CURRENT_SOURCE_DIR}/data/tokenizers/qwen3/tokenizer.json ${XF_THREADS_ARGS})
+if(XFWD_TSAN)
+  set_tests_properties(threads PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1")
+endif()

@@ -104,7 +104,8 @@ static xf_status run_layer(cpu_state *cs, const xf_plan *p, int l, float *normw)
     const xf_model *m = cs->model;
     xf_ref_qknorm_rope(s->q, qn, eps, p->positions, T, NH, D, m->rope_cos, m->rope_sin);
     xf_ref_qknorm_rope(s->k, kn, eps, p->positions, T, NKV, D, m->rope_cos, m->rope_sin);
-    cs->k->attention(cs->ctx, s->q, Q, s->k, KV, s->v, KV, s->att, p->seq_start, p->n_seqs, NH, NKV, D);
+    cs->k->attention(cs->ctx, s->q, Q, s->k, KV, s->v, KV, s->att, p->seq_start, p->n_seqs, NH, NKV, D,
+                     xf_config_mask(c, l));
     cs->k->linear(cs->ctx, s->att, &L->wo, NULL, s->x, T, Q, H, 1);
     apply_lora(cs, p, l, XF_MOD_O, s->att, s->x, Q, H);
 
@@ -302,11 +303,21 @@ xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, int 
         return st;
     }
     cs->k = k;
+    pthread_mutex_init(&cs->lock, NULL);
     *state = cs;
     return XF_OK;
 }
 
-xf_status xf_cpu_forward_op(void *state, const xf_plan *plan) { return xf_cpu_forward(state, plan); }
+/* One forward at a time per state: the scratch is reserved (and possibly freed and
+ * grown) by each forward. The engine serialises its calls already; this keeps the
+ * backend safe on its own. */
+xf_status xf_cpu_forward_op(void *state, const xf_plan *plan) {
+    cpu_state *cs = state;
+    pthread_mutex_lock(&cs->lock);
+    xf_status st = xf_cpu_forward(cs, plan);
+    pthread_mutex_unlock(&cs->lock);
+    return st;
+}
 
 size_t xf_cpu_peak(void *state) {
     cpu_state *cs = state;
@@ -315,6 +326,7 @@ size_t xf_cpu_peak(void *state) {
 
 void xf_cpu_destroy(void *state) {
     if (!state) return;
+    pthread_mutex_destroy(&((cpu_state *)state)->lock);
     xf_cpu_state_free(state);
     free(state);
 }

@@ -4,6 +4,8 @@
 #ifndef XF_CPU_FORWARD_H
 #define XF_CPU_FORWARD_H
 
+#include <pthread.h>
+
 #include "../backend.h"
 
 typedef struct cpu_kernels {
@@ -12,10 +14,13 @@ typedef struct cpu_kernels {
                    int in, int out, int accumulate);
     /* as xf_ref_attention */
     void (*attention)(void *ctx, const float *q, int64_t qs, const float *k, int64_t ks, const float *v,
-                      int64_t vs, float *out, const int32_t *seq_start, int B, int nh, int nkv, int D);
+                      int64_t vs, float *out, const int32_t *seq_start, int B, int nh, int nkv, int D,
+                      xf_attn_mask mask);
 } cpu_kernels;
 
-/* Activation scratch, grown on demand (the CPU path may allocate per forward). */
+/* Activation scratch, grown on demand (the CPU path may allocate per forward).
+ * One per engine: forwards on one state run one at a time (cpu_state.lock), since
+ * a second forward would free or overwrite the buffers the first is using. */
 typedef struct cpu_scratch {
     int64_t capacity;   /* tokens */
     float *x;           /* [T, H] residual stream */
@@ -40,7 +45,8 @@ typedef struct cpu_state {
     int32_t lora_rank;          /* largest rank of any adapter */
     const cpu_kernels *k;
     void *ctx;
-    cpu_scratch s;
+    cpu_scratch s;              /* used under lock */
+    pthread_mutex_t lock;       /* held by each forward (xf_cpu_forward_op) */
     size_t peak;
     xf_layer *own_layers;       /* converted/merged layer table, or NULL */
     void **owned;               /* weight copies owned by the backend */
