@@ -22,3 +22,8 @@ xf_add_test(NAME threads COMMAND test_threads ${XF_GOLDEN_DIR}/qwen3-tiny
 if(XFWD_TSAN)
   set_tests_properties(threads PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1")
 endif()
+
+add_executable(faults_tokenizer faults_tokenizer.c)
+target_link_libraries(faults_tokenizer PRIVATE xfwd)
+target_compile_options(faults_tokenizer PRIVATE ${XFWD_WARNINGS})
+xf_add_test(NAME faults_tokenizer COMMAND faults_tokenizer)

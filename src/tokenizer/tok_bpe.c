@@ -169,6 +169,13 @@ static xf_status word_add(word *w, int32_t id)
     return XF_OK;
 }
 
+/* Bytes tok_utf8_decode reads for a character starting with byte b. */
+static size_t utf8_width(char b)
+{
+    unsigned char u = (unsigned char)b;
+    return u < 0x80 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
+}
+
 /* Vocabulary id of one character (one byte for byte-level models), or -1. */
 static int32_t unit_id(const xf_tokenizer *t, const char *s, size_t len)
 {
@@ -190,8 +197,11 @@ static xf_status bpe_build(tok_ctx *c, const char *s, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t len = 1;
-        if (!t->byte_level) {
+        if (!t->byte_level) {  /* one character, never read past the piece */
             int32_t cp;
+            if (((unsigned char)s[i] & 0xC0) == 0x80 || utf8_width(s[i]) > n - i)
+                return xf_error(XF_ERR_INVALID_ARG, "tokenizer %s: a text piece is not whole UTF-8 characters",
+                                t->path);
             len = (size_t)tok_utf8_decode(s + i, &cp);
         }
         int32_t id = unit_id(t, s + i, len);

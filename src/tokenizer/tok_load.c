@@ -288,6 +288,29 @@ static xf_status build_tries(xf_tokenizer *t)
     return st;
 }
 
+/* Every id a post-processor adds must be a token of the vocabulary (or an added
+ * token): n_ids bounds the ids, but a vocabulary may have holes, and an id in a
+ * hole would be encoded and then refused by decode. */
+static xf_status check_post_items(const xf_tokenizer *t, const tok_post_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; items[i].ids && k < items[i].n_ids; k++) {
+            int32_t id = items[i].ids[k];
+            if (id < 0 || id >= t->n_ids || !t->id_token[id])
+                return xf_error(XF_ERR_FORMAT, "tokenizer %s: post_processor special token id %d is not in the vocab",
+                                t->path, (int)id);
+        }
+    return XF_OK;
+}
+
+static xf_status check_post_ids(const xf_tokenizer *t)
+{
+    xf_status st = XF_OK;
+    for (int p = 0; p < t->n_post && st == XF_OK; p++)
+        st = check_post_items(t, t->post[p].items, t->post[p].n_items);
+    return st;
+}
+
 xf_status xf_tokenizer_open(const char *path, xf_tokenizer **out)
 {
     xf_status st = XF_OK;
@@ -320,6 +343,7 @@ xf_status xf_tokenizer_open(const char *path, xf_tokenizer **out)
     XF_TRY(tok_load_stages(t, root));
     XF_TRY(load_model(t, root, model));
     XF_TRY(tok_load_post(t, root));
+    XF_TRY(check_post_ids(t));
     XF_TRY(build_tries(t));
     *out = t;
     t = NULL;

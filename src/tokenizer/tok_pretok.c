@@ -92,6 +92,12 @@ static int grow_jit_stack(tok_ctx *c)
     return 1;
 }
 
+/* 1 if offset i of s[0..n) starts a character (or is the end). */
+static int char_boundary(const char *s, size_t n, size_t i)
+{
+    return i >= n || ((unsigned char)s[i] & 0xC0) != 0x80;
+}
+
 /* Runs regex re over s[0..n) and feeds matches and the gaps between them to ss. */
 static xf_status split_regex(tok_ctx *c, const pcre2_code *re, split_state *ss, const char *s,
                              size_t n)
@@ -113,6 +119,9 @@ static xf_status split_regex(tok_ctx *c, const pcre2_code *re, split_state *ss, 
         }
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
         size_t ms = ov[0], me = ov[1];  /* copied: the next step reuses the match data */
+        /* pieces are whole characters (\C is refused at load; this is the guarantee) */
+        if (ms > me || me > n || !char_boundary(s, n, ms) || !char_boundary(s, n, me))
+            return xf_error(XF_ERR_FORMAT, "tokenizer %s: a split regex cut a UTF-8 character", c->t->path);
         if (ms > prev && (st = split_interval(ss, prev, ms, 0)) != XF_OK) return st;
         if ((st = split_interval(ss, ms, me, 1)) != XF_OK) return st;
         prev = me;
@@ -120,8 +129,8 @@ static xf_status split_regex(tok_ctx *c, const pcre2_code *re, split_state *ss, 
             pos = me;
         } else {  /* empty match: step over one character */
             if (me >= n) break;
-            int32_t cp;
-            pos = me + (size_t)tok_utf8_decode(s + me, &cp);
+            pos = me + 1;
+            while (pos < n && !char_boundary(s, n, pos)) pos++;
         }
     }
     if (prev < n && (st = split_interval(ss, prev, n, 0)) != XF_OK) return st;

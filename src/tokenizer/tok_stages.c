@@ -117,7 +117,9 @@ xf_status tok_regex_compile(const xf_tokenizer *t, const char *pattern, size_t l
     }
     int err;
     PCRE2_SIZE err_off;
-    uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);  /* UCP is refused with LITERAL */
+    /* UCP is refused with LITERAL. \C (one code unit) could end a match inside a UTF-8
+     * character, and every later step assumes whole characters: refused. */
+    uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C);
     *out = pcre2_compile((PCRE2_SPTR)pattern, len, options, &err, &err_off, NULL);
     free(rewritten);
     if (!*out) {
