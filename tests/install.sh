@@ -65,10 +65,10 @@ else
   bad "cc app.c \$(pkg-config --cflags --libs xfwd)"
 fi
 
-# pkg-config --static against libxfwd.a (named as a file: -lxfwd would pick the .so)
+# pkg-config --static against libxfwd.a (-l:libxfwd.a: -lxfwd would pick the .so)
 sflags=$(pkg-config --static --cflags --libs xfwd) || bad "pkg-config --static --libs xfwd"
 echo "pkg-config --static --cflags --libs xfwd: $sflags"
-sflags=$(echo " $sflags " | sed "s| -lxfwd | $libdir/libxfwd.a |")
+sflags=$(echo " $sflags " | sed "s| -lxfwd | -l:libxfwd.a |")
 if $cc -std=c11 -o "$work/app_static" "$here/install/app.c" $sflags -lm; then
   ! readelf -d "$work/app_static" | grep -q "NEEDED.*libxfwd" || bad "app_static links libxfwd.so"
   run_app "pkg-config --static (libxfwd.a)" "$work/app_static"
