@@ -15,6 +15,8 @@
 static const char serve_usage[] =
     "usage: xfwd serve --model DIR [options]\n"
     "  --model DIR               Hugging Face model folder (tokenizer.json beside it for text input)\n"
+    "  --shape NAME              instead of --model: random weights of a Qwen3 shape, token ids only\n"
+    "                            (qwen3-0.6b, qwen3-4b, qwen3-8b, qwen3-tiny; for benchmarks)\n"
     "  --adapter NAME=DIR        a PEFT LoRA folder, selected per request by NAME (repeatable)\n"
     "  --backend B               auto|cpu|cpu_ref|cuda|vulkan (default auto)\n"
     "  --dtype T                 f32|tf32|bf16|f16 (default f32)\n"
@@ -109,6 +111,7 @@ static int parse_args(int argc, char **argv, sv_config *c) {
         int k;
         const num_opt *num;
         if (!strcmp(a, "--model")) c->model_dir = v;
+        else if (!strcmp(a, "--shape")) c->shape = v;
         else if (!strcmp(a, "--host")) c->host = v;
         else if (!strcmp(a, "--api-key")) c->api_key = *v ? v : NULL;
         else if (!strcmp(a, "--served-model-name")) c->model_id = v;
@@ -149,8 +152,8 @@ static int parse_args(int argc, char **argv, sv_config *c) {
             return 2;
         }
     }
-    if (!c->model_dir) {
-        fprintf(stderr, "xfwd serve: --model DIR is required (try xfwd serve --help)\n");
+    if (!c->model_dir == !c->shape) {
+        fprintf(stderr, "xfwd serve: give one of --model DIR or --shape NAME (try xfwd serve --help)\n");
         return 2;
     }
     return 0;
@@ -169,12 +172,15 @@ static const char *folder_name(const char *dir) {
 
 static int load(sv_server *s) {
     sv_config *c = &s->cfg;
-    if (xf_model_open(c->model_dir, &s->model) != XF_OK) return xf_cli_fail("%s", xf_last_error());
+    xf_dtype storage = c->dtype == XF_DTYPE_BF16 || c->dtype == XF_DTYPE_F16 ? c->dtype : XF_DTYPE_F32;
+    if ((c->shape ? xf_model_random(c->shape, storage, 1, &s->model) : xf_model_open(c->model_dir, &s->model)) != XF_OK)
+        return xf_cli_fail("%s", xf_last_error());
     xf_model_get_info(s->model, &s->info);
     char path[4096];
     struct stat st;
-    snprintf(path, sizeof path, "%s/tokenizer.json", c->model_dir);
-    if (stat(path, &st) == 0 && xf_tokenizer_open(path, &s->tok) != XF_OK) return xf_cli_fail("%s", xf_last_error());
+    snprintf(path, sizeof path, "%s/tokenizer.json", c->model_dir ? c->model_dir : "");
+    if (c->model_dir && stat(path, &st) == 0 && xf_tokenizer_open(path, &s->tok) != XF_OK)
+        return xf_cli_fail("%s", xf_last_error());
     s->adapters = calloc((size_t)(c->n_adapters ? c->n_adapters : 1), sizeof *s->adapters);
     if (!s->adapters) return xf_cli_fail("out of memory");
     for (int i = 0; i < c->n_adapters; i++)
@@ -212,7 +218,7 @@ int xf_cli_serve(int argc, char **argv) {
         rc = rc < 0 ? 0 : rc;
         goto done;
     }
-    if (!s.cfg.model_id) s.cfg.model_id = folder_name(s.cfg.model_dir);
+    if (!s.cfg.model_id) s.cfg.model_id = s.cfg.shape ? s.cfg.shape : folder_name(s.cfg.model_dir);
     /* every thread started from here on inherits this mask: only sigwait below sees the signals */
     sigset_t sigs;
     sigemptyset(&sigs);

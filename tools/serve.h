@@ -23,6 +23,7 @@ typedef struct sv_adapter_arg {
 
 typedef struct sv_config {
     const char *model_dir;
+    const char *shape;           /* instead of model_dir: xf_model_random's named shape */
     const char *model_id;        /* the name /info and "model" report: the folder's last component */
     const char *host;            /* listen address (default 127.0.0.1) */
     int port;                    /* 0: any free port (printed at start) */

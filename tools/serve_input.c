@@ -75,7 +75,9 @@ int sv_get_prompt(sv_call *c, sv_reply *r, sv_api api, const char *name, const c
 
 int sv_get_adapter(sv_call *c, sv_reply *r, sv_api api, const char *name) {
     const sv_server *s = c->server;
-    if (!name || !*name || !strcmp(name, s->cfg.model_id) || !strcmp(name, s->cfg.model_dir)) return -1;
+    if (!name || !*name || !strcmp(name, s->cfg.model_id) ||
+        (s->cfg.model_dir && !strcmp(name, s->cfg.model_dir)))
+        return -1;
     for (int i = 0; i < s->cfg.n_adapters; i++)
         if (!strcmp(name, s->cfg.adapters[i].name)) return i;
     sv_reply_error(r, &c->server->metrics, api, 404, SV_ERR_NOT_FOUND,

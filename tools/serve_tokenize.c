@@ -200,7 +200,7 @@ int sv_ep_info(sv_call *c, sv_reply *r) {
     unsigned b = (unsigned)xf_engine_backend(s->engine);
     json_t *o = json_pack(
         "{s:s, s:n, s:s, s:o, s:i, s:i, s:i, s:n, s:i, s:b, s:i, s:s, s:n, s:n, "
-        "s:s, s:s, s:o, s:i, s:b, s:i, s:s, s:b}",
+        "s:s, s:s, s:o, s:i, s:b, s:i, s:s, s:b, s:i}",
         "model_id", s->cfg.model_id, "model_sha", "model_dtype", dtypes[s->cfg.dtype & 3], "model_type", type,
         "max_concurrent_requests", s->cfg.max_connections, "max_input_length", s->cfg.max_input_tokens,
         "max_batch_tokens", s->cfg.max_batch_tokens, "max_batch_requests", "max_client_batch_size", s->cfg.max_inputs,
@@ -208,7 +208,7 @@ int sv_ep_info(sv_call *c, sv_reply *r) {
         "docker_label", "backend", b < 5 ? backends[b] : "?", "architecture", i->architecture ? i->architecture : "",
         "adapters", adapters, "embedding_dimensions", s->embed_width, "normalize", i->default_normalize,
         "max_wait_ms", s->cfg.max_wait_ms, "task", s->model_type,
-        "has_tokenizer", s->tok != NULL);
+        "has_tokenizer", s->tok != NULL, "vocab_size", i->vocab_size);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text) return sv_reply_error(r, &s->metrics, SV_API_TEI, 500, SV_ERR_OTHER, "out of memory");
