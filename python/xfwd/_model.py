@@ -113,7 +113,8 @@ class Model:
                  cache_dir=None, tokenizer=None):
         self._model = self._engine = self._tokenizer = None
         self._adapters = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()        # one forward at a time on this Model
+        self._tok_lock = threading.Lock()    # the tokenizer is opened once
         self.path = str(path)
         self._tokenizer_path = str(tokenizer) if tokenizer is not None else self.path + "/tokenizer.json"
         backend_id = _resolve_name(_capi.BACKENDS, backend, "backend")
@@ -217,7 +218,10 @@ class Model:
         self.close()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the module may be half torn down
+            pass
 
     def __repr__(self):
         state = "closed" if not self._engine else f"{self.backend}, {self.dtype}"
@@ -228,11 +232,12 @@ class Model:
             raise Error("xfwd: the model is closed", _capi.XF_ERR_INVALID_ARG)
 
     def _tok(self):
-        if not self._tokenizer:
-            t = ctypes.c_void_p()
-            check(_capi.fn("xf_tokenizer_open")(self._tokenizer_path.encode(), ctypes.byref(t)))
-            self._tokenizer = t
-        return self._tokenizer
+        with self._tok_lock:
+            if not self._tokenizer:
+                t = ctypes.c_void_p()
+                check(_capi.fn("xf_tokenizer_open")(self._tokenizer_path.encode(), ctypes.byref(t)))
+                self._tokenizer = t
+            return self._tokenizer
 
     # ---------------------------------------------------------------- inputs
 
@@ -259,6 +264,8 @@ class Model:
             pairs = [pairs] if isinstance(pairs, str) else list(pairs)
             if len(pairs) != len(texts):
                 raise ValueError(f"xfwd: {len(pairs)} pair texts for {len(texts)} texts")
+        if not texts:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
         tokenize = _capi.fn("xf_tokenize_texts")
         o = _capi.TextOptions()
         _capi.fn("xf_text_options_init")(ctypes.byref(o))

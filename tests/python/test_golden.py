@@ -9,13 +9,22 @@ import xfwd
 from conftest import GOLDEN, HUB, assert_close, case_id, cases, golden, needs, sequences
 
 
+def open_case(case):
+    """(Model on the CPU, the adapter name to pass): the case's LoRA adapter applied
+    when it has one, since its references are computed with it."""
+    adapter_dir = os.path.join(case, "adapter")
+    if os.path.isdir(adapter_dir):
+        return xfwd.Model(case, backend="cpu", adapters={"lora": adapter_dir}), "lora"
+    return xfwd.Model(case, backend="cpu"), None
+
+
 @pytest.mark.parametrize("case", cases(GOLDEN, "hidden") + cases(HUB, "hidden"), ids=case_id)
 def test_hidden(case):
     g = golden(case)
-    adapters = {"lora": os.path.join(case, "adapter")} if os.path.isdir(os.path.join(case, "adapter")) else None
-    with xfwd.Model(case, backend="cpu", adapters=adapters) as m:
+    m, adapter = open_case(case)
+    with m:
         assert m.dtype == "f32"  # "auto" on the CPU
-        out = m.hidden(sequences(g), adapter="lora" if adapters else None)
+        out = m.hidden(sequences(g), adapter=adapter)
     assert [len(h) for h in out] == g["seq_lens"].tolist()
     assert_close(np.concatenate(out), g["hidden"], what="hidden")
 
@@ -23,9 +32,9 @@ def test_hidden(case):
 @pytest.mark.parametrize("case", cases(GOLDEN, "logits") + cases(HUB, "logits"), ids=case_id)
 def test_logits(case):
     g = golden(case)
-    adapters = {"lora": os.path.join(case, "adapter")} if os.path.isdir(os.path.join(case, "adapter")) else None
-    with xfwd.Model(case, backend="cpu", adapters=adapters) as m:
-        out = m.logits(sequences(g), adapter="lora" if adapters else None)
+    m, adapter = open_case(case)
+    with m:
+        out = m.logits(sequences(g), adapter=adapter)
     assert_close(np.concatenate(out), g["logits"], what="logits")
 
 
@@ -34,10 +43,9 @@ def test_logits(case):
 @pytest.mark.parametrize("pooling", ["last", "mean"])
 def test_embed_pooling(case, pooling):
     g = golden(case)
-    if os.path.isdir(os.path.join(case, "adapter")):
-        pytest.skip("pooled references of the LoRA case are with the adapter: see test_lora")
-    with xfwd.Model(case, backend="cpu") as m:
-        out = m.embed(sequences(g), pooling=pooling, normalize=True)
+    m, adapter = open_case(case)
+    with m:
+        out = m.embed(sequences(g), pooling=pooling, normalize=True, adapter=adapter)
     assert out.shape == g["pooled_" + pooling].shape
     assert_close(out, g["pooled_" + pooling], what=f"embed {pooling}")
 
