@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "engine_debug.h"
 #include "error.h"
+#include "safetensors.h"
 #include "pipeline.h"
 
 #define XF_DEFAULT_MAX_TOKENS 8192
@@ -61,6 +62,16 @@ static const char *backend_label(xf_backend k) {
     return (unsigned)k < 5 ? names[k] : "?";
 }
 
+/* The model's files still hold what is mapped (safetensors.c: a file that shrank
+ * would raise SIGBUS where the weights are read). */
+static xf_status check_files(const xf_model *m) {
+    for (int32_t i = 0; i < m->n_files; i++) {
+        xf_status st = xf_st_check(m->files[i]);
+        if (st != XF_OK) return st;
+    }
+    return XF_OK;
+}
+
 xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_engine **out) {
     xf_status st = XF_OK;
     xf_engine *e = NULL;
@@ -78,6 +89,7 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
                  "adapter %d is NULL or was opened for another model", i);
     XF_CHECK(!opts->merge_adapters || opts->n_adapters == 1, XF_ERR_INVALID_ARG,
              "merging needs exactly one adapter (got %d)", opts->n_adapters);
+    XF_TRY(check_files(m));  /* the backends copy the weights from the mapping */
     XF_ALLOC(e, 1);
     pthread_mutex_init(&e->lock, NULL);
     e->model = m;
@@ -226,8 +238,10 @@ cleanup:
 static xf_status run(xf_engine *e, const xf_batch *b, xf_output what, xf_pooling pooling, int normalize, float *out,
                      int32_t stop_layer) {
     if (!e) return xf_error(XF_ERR_INVALID_ARG, "engine, batch and out must not be NULL");
+    xf_status st = check_files(e->model);
+    if (st != XF_OK) return st;
     pthread_mutex_lock(&e->lock);
-    xf_status st = run_locked(e, b, what, pooling, normalize, out, stop_layer);
+    st = run_locked(e, b, what, pooling, normalize, out, stop_layer);
     pthread_mutex_unlock(&e->lock);
     return st;
 }

@@ -2,7 +2,15 @@
  * a JSON header {name: {dtype, shape, data_offsets}}, then the data block.
  * The file is memory-mapped read-only; nothing is copied except tensors whose
  * offsets are not aligned to their element size. Every lie a header can tell
- * (lengths, offsets, shapes, dtypes) is refused with a message. */
+ * (lengths, offsets, shapes, dtypes) is refused with a message.
+ *
+ * A file that shrinks while mapped (rewritten in place during a run) would make
+ * reads of the lost pages raise SIGBUS. The descriptor stays open and
+ * xf_st_check compares the file's size with the mapping's: at open, and before
+ * every use (engine creation, which copies the weights, and every forward; see
+ * engine.c), so a shrunk file is an error naming it. A shrink in the middle of a
+ * forward that reads the mapping directly is not caught: write new checkpoints
+ * beside the old and rename them into place. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -19,6 +27,7 @@ struct xf_st_file {
     char *path;
     void *map;
     size_t map_size;
+    int fd;                 /* kept open for xf_st_check */
     xf_st_entry *entries;   /* [n] sorted by name */
     int n;
     void **copies;          /* realigned tensors */
@@ -54,6 +63,7 @@ void xf_st_close(xf_st_file *f) {
     for (int i = 0; i < f->n_copies; i++) free(f->copies[i]);
     free(f->copies);
     if (f->map && f->map != MAP_FAILED) munmap(f->map, f->map_size);
+    if (f->fd >= 0) close(f->fd);
     free(f->path);
     free(f);
 }
@@ -123,6 +133,7 @@ xf_status xf_st_open(const char *path, xf_st_file **out) {
     int fd = -1;
     *out = NULL;
     XF_ALLOC(f, 1);
+    f->fd = -1;
     f->path = strdup(path);
     XF_CHECK(f->path, XF_ERR_NO_MEMORY, "out of memory");
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -159,6 +170,9 @@ xf_status xf_st_open(const char *path, xf_st_file **out) {
         XF_TRY(parse_entry(f, name, v, data, data_size, e));
     }
     qsort(f->entries, (size_t)f->n, sizeof *f->entries, entry_cmp);
+    f->fd = fd;
+    fd = -1;
+    XF_TRY(xf_st_check(f));  /* the header was read from the mapping: still all there? */
     *out = f;
     f = NULL;
 cleanup:
@@ -177,3 +191,16 @@ int xf_st_count(const xf_st_file *f) { return f->n; }
 const xf_st_entry *xf_st_entry_at(const xf_st_file *f, int i) { return &f->entries[i]; }
 const char *xf_st_path(const xf_st_file *f) { return f->path; }
 size_t xf_st_mapped_bytes(const xf_st_file *f) { return f->map_size; }
+
+xf_status xf_st_check(const xf_st_file *f) {
+    struct stat sb;
+    if (!f || f->fd < 0) return XF_OK;
+    if (fstat(f->fd, &sb) != 0)
+        return xf_error(XF_ERR_IO, "%s: cannot stat: %s", f->path, strerror(errno));
+    if ((uint64_t)sb.st_size < (uint64_t)f->map_size)
+        return xf_error(XF_ERR_IO,
+                        "%s: the file shrank from %zu to %lld bytes while mapped (rewritten during the run?); "
+                        "its tensors can no longer be read",
+                        f->path, f->map_size, (long long)sb.st_size);
+    return XF_OK;
+}

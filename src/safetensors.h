@@ -33,6 +33,9 @@ int xf_st_count(const xf_st_file *f);
 const xf_st_entry *xf_st_entry_at(const xf_st_file *f, int i);
 const char *xf_st_path(const xf_st_file *f);
 const char *xf_st_dtype_name(xf_st_dtype d);
+/* XF_ERR_IO naming the file when it is now shorter than the mapping (reading
+ * the lost pages would raise SIGBUS); XF_OK otherwise. Cheap: one fstat. */
+xf_status xf_st_check(const xf_st_file *f);
 /* Bytes the file maps (for memory accounting). */
 size_t xf_st_mapped_bytes(const xf_st_file *f);
 

@@ -27,3 +27,8 @@ add_executable(faults_tokenizer faults_tokenizer.c)
 target_link_libraries(faults_tokenizer PRIVATE xfwd)
 target_compile_options(faults_tokenizer PRIVATE ${XFWD_WARNINGS})
 xf_add_test(NAME faults_tokenizer COMMAND faults_tokenizer)
+
+add_executable(faults_mapping faults_mapping.c)
+target_link_libraries(faults_mapping PRIVATE xfwd)
+target_compile_options(faults_mapping PRIVATE ${XFWD_WARNINGS})
+xf_add_test(NAME faults_mapping COMMAND faults_mapping ${XF_GOLDEN_DIR}/qwen3-tiny)
