@@ -137,3 +137,21 @@ def test_rerank(text_model):
     assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
     # P(yes) = softmax(yes, no)[yes] = sigmoid(logit(yes) - logit(no))
     np.testing.assert_allclose(p, 1 / (1 + np.exp(-raw.astype(np.float64))), rtol=1e-4, atol=1e-6)
+
+
+@needs("xf_model_prompt")
+def test_sentence_transformers_folder():
+    case = os.path.join(os.path.dirname(GOLDEN), "hub", "st-mean-dense")
+    if not os.path.isdir(case):
+        pytest.skip(f"{case} not present")
+    with xfwd.Model(case, backend="cpu") as m:
+        info = m.info
+        assert (info["embed_dim"], info["n_dense"], info["default_pooling"]) == (32, 1, "mean")
+        assert info["default_normalize"] is True and info["default_prompt_name"] is None
+        assert m.prompt("query") == "query: "
+        with pytest.raises(xfwd.Error) as e:
+            m.prompt("nope")
+        assert e.value.status_name == "XF_ERR_INVALID_ARG" and "nope" in str(e.value)
+        assert m.embed([[1, 2, 3]]).shape == (1, 32)
+        with pytest.raises(ValueError):
+            m.embed([[1, 2, 3]], prompt_name="query")  # prompts are for texts
