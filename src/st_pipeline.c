@@ -311,3 +311,13 @@ cleanup:
     json_decref(mods);
     return st;
 }
+
+xf_status xf_model_prompt(const xf_model *m, const char *name, const char **text) {
+    if (!m || !name || !text) return xf_error(XF_ERR_INVALID_ARG, "xf_model_prompt: NULL argument");
+    *text = NULL;
+    const xf_st_pipeline *p = xf_st_of(m);
+    for (int32_t i = 0; i < p->n_prompts; i++)
+        if (!strcmp(p->prompt_names[i], name)) return *text = p->prompt_texts[i], XF_OK;
+    return xf_error(XF_ERR_INVALID_ARG, "%s: no prompt named \"%s\" (config_sentence_transformers.json has %d)", m->dir,
+                    name, p->n_prompts);
+}

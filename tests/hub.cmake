@@ -24,3 +24,10 @@ foreach(run ${_hub_runs})
   endforeach()
 endforeach()
 
+
+# Text in: the tiny tokenizer of data/hub-tok on the hub folders (prompts, pairs,
+# truncation, lower-casing, prompt-excluding pooling, the reranker recipe).
+add_executable(test_hub_text test_hub_text.c)
+target_link_libraries(test_hub_text PRIVATE xf_testutil)
+target_compile_options(test_hub_text PRIVATE ${XFWD_WARNINGS})
+xf_add_test(NAME hub_text COMMAND test_hub_text ${XF_HUB_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/data/hub-tok/tokenizer.json)

@@ -281,12 +281,12 @@ static xf_status load_pretok(xf_tokenizer *t, const json_t *o)
 
 /* ---------------------------------------------------------------- post-processor */
 
-static xf_status add_item(xf_tokenizer *t, tok_post *p, const int32_t *ids, size_t n)
+static xf_status add_item_to(tok_post_item **list, size_t *count, const int32_t *ids, size_t n)
 {
-    tok_post_item *items = realloc(p->items, (p->n_items + 1) * sizeof(*items));
+    tok_post_item *items = realloc(*list, (*count + 1) * sizeof(*items));
     if (!items) return no_memory();
-    p->items = items;
-    tok_post_item *it = &items[p->n_items++];
+    *list = items;
+    tok_post_item *it = &items[(*count)++];
     it->ids = NULL;
     it->n_ids = n;
     if (ids) {
@@ -297,12 +297,21 @@ static xf_status add_item(xf_tokenizer *t, tok_post *p, const int32_t *ids, size
     return XF_OK;
 }
 
-static xf_status load_template(xf_tokenizer *t, tok_post *p, const json_t *o)
+static xf_status add_item(xf_tokenizer *t, tok_post *p, const int32_t *ids, size_t n)
 {
-    const json_t *single = json_object_get(o, "single");
+    (void)t;
+    return add_item_to(&p->items, &p->n_items, ids, n);
+}
+
+/* Reads template `key` ("single" or "pair") of a TemplateProcessing into list. */
+static xf_status load_template_items(xf_tokenizer *t, const json_t *o, const char *key, tok_post_item **list,
+                                     size_t *count)
+{
+    const json_t *single = json_object_get(o, key);
     const json_t *specials = json_object_get(o, "special_tokens");
+    const int pair = !strcmp(key, "pair");
     if (!json_is_array(single))
-        STAGE_FAIL(XF_ERR_FORMAT, "tokenizer %s: TemplateProcessing without a \"single\" template", t->path);
+        STAGE_FAIL(XF_ERR_FORMAT, "tokenizer %s: TemplateProcessing without a \"%s\" template", t->path, key);
     for (size_t i = 0; i < json_array_size(single); i++) {
         const json_t *item = json_array_get(single, i);
         const json_t *seq = json_object_get(item, "Sequence");
@@ -310,9 +319,10 @@ static xf_status load_template(xf_tokenizer *t, tok_post *p, const json_t *o)
         xf_status st;
         if (seq) {
             const char *id = json_string_value(json_object_get(seq, "id"));
-            if (!id || strcmp(id, "A") != 0)
-                STAGE_FAIL(XF_ERR_FORMAT, "tokenizer %s: single template uses sequence \"%s\"", t->path, id ? id : "?");
-            st = add_item(t, p, NULL, 0);
+            if (!id || (strcmp(id, "A") != 0 && (!pair || strcmp(id, "B") != 0)))
+                STAGE_FAIL(XF_ERR_FORMAT, "tokenizer %s: %s template uses sequence \"%s\"", t->path, key,
+                           id ? id : "?");
+            st = add_item_to(list, count, NULL, !strcmp(id, "B"));
         } else if (spec) {
             const char *name = json_string_value(json_object_get(spec, "id"));
             const json_t *def = name ? json_object_get(specials, name) : NULL;
@@ -333,7 +343,7 @@ static xf_status load_template(xf_tokenizer *t, tok_post *p, const json_t *o)
                 }
                 buf[k] = (int32_t)v;
             }
-            st = add_item(t, p, buf, n);
+            st = add_item_to(list, count, buf, n);
             free(buf);
         } else {
             STAGE_FAIL(XF_ERR_FORMAT, "tokenizer %s: template item %zu is neither Sequence nor SpecialToken",
@@ -344,8 +354,15 @@ static xf_status load_template(xf_tokenizer *t, tok_post *p, const json_t *o)
     return XF_OK;
 }
 
+static xf_status load_template(xf_tokenizer *t, tok_post *p, const json_t *o)
+{
+    xf_status st = load_template_items(t, o, "single", &p->items, &p->n_items);
+    if (st == XF_OK && json_object_get(o, "pair")) st = load_template_items(t, o, "pair", &p->pair, &p->n_pair);
+    return st;
+}
+
 /* BertProcessing / RobertaProcessing: "cls" and "sep" as [token, id]. */
-static xf_status load_bert(xf_tokenizer *t, tok_post *p, const json_t *o)
+static xf_status load_bert(xf_tokenizer *t, tok_post *p, const json_t *o, int roberta)
 {
     const json_t *cls = json_array_get(json_object_get(o, "cls"), 1);
     const json_t *sep = json_array_get(json_object_get(o, "sep"), 1);
@@ -357,6 +374,13 @@ static xf_status load_bert(xf_tokenizer *t, tok_post *p, const json_t *o)
     xf_status st = add_item(t, p, &ci, 1);
     if (st == XF_OK) st = add_item(t, p, NULL, 0);
     if (st == XF_OK) st = add_item(t, p, &si, 1);
+    /* pairs: cls A sep B sep (Bert), cls A sep sep B sep (Roberta) */
+    const int32_t pair_ids[6] = {ci, -1, si, si, -2, si};
+    for (int k = 0; k < 6 && st == XF_OK; k++) {
+        if (k == 3 && !roberta) continue;
+        st = add_item_to(&p->pair, &p->n_pair, pair_ids[k] >= 0 ? &pair_ids[k] : NULL,
+                         pair_ids[k] >= 0 ? 1 : pair_ids[k] == -2);
+    }
     return st;
 }
 
@@ -378,7 +402,7 @@ static xf_status load_post(xf_tokenizer *t, const json_t *o)
     }
     if (!strcmp(type, "BertProcessing") || !strcmp(type, "RobertaProcessing")) {
         p->kind = TOK_POST_BERT;
-        return load_bert(t, p, o);
+        return load_bert(t, p, o, !strcmp(type, "RobertaProcessing"));
     }
     t->n_post--;
     STAGE_FAIL(XF_ERR_UNSUPPORTED, "tokenizer %s: post_processor type \"%s\" is not supported", t->path, type);
@@ -460,6 +484,8 @@ void tok_stages_free(xf_tokenizer *t)
     for (int i = 0; i < t->n_post; i++) {
         for (size_t k = 0; k < t->post[i].n_items; k++) free(t->post[i].items[k].ids);
         free(t->post[i].items);
+        for (size_t k = 0; k < t->post[i].n_pair; k++) free(t->post[i].pair[k].ids);
+        free(t->post[i].pair);
     }
     for (int i = 0; i < t->n_dec; i++) {
         free(t->dec[i].pattern);

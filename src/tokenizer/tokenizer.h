@@ -53,9 +53,9 @@ typedef struct tok_pretok {
 
 typedef enum tok_post_kind { TOK_POST_TEMPLATE, TOK_POST_BYTELEVEL, TOK_POST_BERT } tok_post_kind;
 
-/* One item of a template: a run of special-token ids, or the sequence itself. */
+/* One item of a template: a run of special-token ids, or a sequence. */
 typedef struct tok_post_item {
-    int32_t *ids;           /* NULL for the sequence ("$A") */
+    int32_t *ids;           /* NULL for a sequence: "$A" (n_ids 0) or "$B" (n_ids 1) */
     size_t n_ids;
 } tok_post_item;
 
@@ -63,6 +63,9 @@ typedef struct tok_post {
     tok_post_kind kind;
     tok_post_item *items;   /* TEMPLATE: [n_items]; BERT/Roberta: cls, $A, sep */
     size_t n_items;
+    tok_post_item *pair;    /* the pair template: [n_pair]; Bert: cls $A sep $B sep,
+                               Roberta: cls $A sep sep $B sep */
+    size_t n_pair;
 } tok_post;
 
 typedef enum tok_dec_kind {
