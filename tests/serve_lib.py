@@ -44,21 +44,30 @@ class Server:
         for line in self.proc.stderr:
             self.log.append(line)
 
-    def stop(self, timeout=30):
+    def stop(self, timeout=60):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            return -999
+            rc = -999
+        self.reader.join(10)
+        return rc
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.stop()
+        """Every server must exit 0 and quietly (sanitizer builds report leaks here)."""
+        already = self.proc.poll() is not None
+        rc = self.stop()
+        if not already:
+            check(rc == 0, f"server on port {self.port} exits 0 on SIGTERM (got {rc})")
+        bad = [l for l in self.log if "Sanitizer" in l or "runtime error" in l]
+        if bad:
+            check(False, "sanitizer report from the server:\n" + "".join(self.log[-60:]))
 
     def call(self, method, path, body=None, headers=None, raw=None, timeout=60):
         """-> (status, parsed JSON or text). body: a JSON value; raw: bytes as they are."""
