@@ -53,7 +53,8 @@ typedef struct xf_backend_config {
  *   rmsnorm:   x [rows, n], w [n] -> y [rows, n]
  *   linear:    x [T, in], W [out, in], bias [out] or NULL -> y [T, out] = x·Wᵀ + b (+ y if accumulate)
  *   qknorm_rope: x [T, nh, D] in place; w [D] or NULL (no norm); pos [T]; cos/sin [P, D/2]
- *   attention: q [T, nh, D], k,v [T, nkv, D] -> out [T, nh, D]; seq_start [B+1]; causal per sequence
+ *   attention: q [T, nh, D], k,v [T, nkv, D] -> out [T, nh, D]; seq_start [B+1]; within each
+ *              sequence, the keys `mask` lets each query see (model.h)
  *   swiglu:    gate, up [n] -> out [n] = silu(gate) * up
  */
 typedef struct xf_op_table {
@@ -64,7 +65,7 @@ typedef struct xf_op_table {
     xf_status (*qknorm_rope)(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos,
                              int T, int nh, int D, const float *cos, const float *sin);
     xf_status (*attention)(xf_dtype mode, const float *q, const float *k, const float *v, float *out,
-                           const int32_t *seq_start, int B, int nh, int nkv, int D);
+                           const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask);
     xf_status (*swiglu)(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n);
 } xf_op_table;
 

@@ -1,8 +1,8 @@
 /* config.c — config.json → xf_config, in both layouts Hugging Face writes:
  * the older top-level rope_theta / rope_scaling / torch_dtype and the newer
- * rope_parameters / dtype. Anything the forward cannot honour exactly (another
- * rope scaling, an active sliding window, a non-SiLU MLP, an unknown
- * architecture) is refused here with a message. */
+ * rope_parameters / dtype, and the attention mask of every layer. Anything the
+ * forward cannot honour exactly (another rope scaling, a kind of attention layer
+ * it lacks, a non-SiLU MLP, an unknown architecture) is refused here with a message. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +16,8 @@ void xf_config_free(xf_config *c) {
     for (int i = 0; c->labels && i < c->num_labels; i++) free(c->labels[i]);
     free(c->labels);
     c->labels = NULL;
+    free(c->masks);
+    c->masks = NULL;
 }
 
 /* Reads an integer field; `required` fields must exist. Range [lo, hi]. */
@@ -84,24 +86,85 @@ cleanup:
     return st;
 }
 
-/* Sliding-window attention is refused wherever it would be active. */
-static xf_status check_sliding(json_t *root, const char *path, const xf_config *c) {
-    json_t *types = json_object_get(root, "layer_types");
-    size_t i;
-    json_t *t;
-    json_array_foreach(types, i, t) {
-        if (json_is_string(t) && strcmp(json_string_value(t), "full_attention") != 0)
-            return xf_error(XF_ERR_UNSUPPORTED, "%s: layer %zu uses \"%s\" (only full attention is supported)",
-                            path, i, json_string_value(t));
-    }
-    json_t *sw = json_object_get(root, "sliding_window");
-    int active = json_is_integer(sw) && json_integer_value(sw) < c->max_pos;
-    if (c->arch == XF_ARCH_QWEN2 || c->arch == XF_ARCH_QWEN3)
-        active = active && get_bool(root, "use_sliding_window", 0);
-    if (active)
-        return xf_error(XF_ERR_UNSUPPORTED, "%s: an active sliding window (%lld) is not supported", path,
-                        (long long)json_integer_value(sw));
+/* Reads an optional boolean key: absent or null leaves *out as is. */
+static xf_status get_opt_bool(json_t *root, const char *path, const char *key, int *out) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) return XF_OK;
+    if (!json_is_boolean(v)) return xf_error(XF_ERR_FORMAT, "%s: \"%s\" must be true or false", path, key);
+    *out = json_is_true(v);
     return XF_OK;
+}
+
+/* The attention mask of every layer, as transformers 5.x builds it:
+ *  - "is_causal": false (masking_utils) or "use_bidirectional_attention": true:
+ *    full attention within each sequence, every layer;
+ *  - a sliding window (query i sees key j iff i - window < j <= i):
+ *    Mistral: "sliding_window" on every layer unless null (absent: 4096, MistralConfig's
+ *    default; MistralModel ignores "layer_types");
+ *    Qwen2/Qwen3: "sliding_window" only with "use_sliding_window": true, on the layers
+ *    "layer_types" marks "sliding_attention", or without layer_types on the layers
+ *    >= "max_window_layers" (default 28);
+ *    Llama: none (LlamaModel has no sliding window).
+ * A window of max_position_embeddings or more masks nothing and counts as none.
+ * What cannot be honoured exactly is refused naming the key: a layer type other than
+ * full/sliding attention, "layer_types" that the architecture would not apply, a sliding
+ * layer without a window, and bidirectional attention with a window. */
+static xf_status parse_masks(json_t *root, const char *path, xf_config *c) {
+    xf_status st = XF_OK;
+    int causal = 1, bidir = 0, use_sw = 0;
+    XF_TRY(get_opt_bool(root, path, "is_causal", &causal));
+    XF_TRY(get_opt_bool(root, path, "use_bidirectional_attention", &bidir));
+    XF_TRY(get_opt_bool(root, path, "use_sliding_window", &use_sw));
+    const int full = !causal || bidir;
+    const int qwen = c->arch == XF_ARCH_QWEN2 || c->arch == XF_ARCH_QWEN3;
+
+    json_t *sw = json_object_get(root, "sliding_window");
+    int64_t window = 0;
+    if (sw && !json_is_null(sw)) {
+        XF_CHECK(json_is_integer(sw) && json_integer_value(sw) >= 1, XF_ERR_FORMAT,
+                 "%s: \"sliding_window\" must be a positive integer or null", path);
+        window = json_integer_value(sw);
+    } else if (!sw && c->arch == XF_ARCH_MISTRAL) {
+        window = 4096;
+    }
+    if (c->arch == XF_ARCH_LLAMA || (qwen && !use_sw)) window = 0;
+    const int32_t eff = window < c->max_pos ? (int32_t)window : 0; /* else every key of a sequence is inside */
+    int32_t max_window_layers = 28;
+    if (qwen) XF_TRY(get_int(root, path, "max_window_layers", 0, 0, 1 << 20, 28, &max_window_layers));
+
+    json_t *types = json_object_get(root, "layer_types");
+    if (types && json_is_null(types)) types = NULL;
+    XF_CHECK(!types || (json_is_array(types) && json_array_size(types) == (size_t)c->n_layers), XF_ERR_FORMAT,
+             "%s: \"layer_types\" must be a list of %d strings (one per layer)", path, c->n_layers);
+    XF_ALLOC(c->masks, c->n_layers);
+    for (int32_t l = 0; l < c->n_layers; l++) {
+        int sliding = window > 0 && (!qwen || l >= max_window_layers); /* as declared */
+        if (types) {
+            json_t *t = json_array_get(types, (size_t)l);
+            const char *name = json_is_string(t) ? json_string_value(t) : "";
+            int is_sw = !strcmp(name, "sliding_attention");
+            XF_CHECK(is_sw || !strcmp(name, "full_attention"), XF_ERR_UNSUPPORTED,
+                     "%s: \"layer_types\"[%d] = \"%s\" is not supported (full_attention, sliding_attention)", path,
+                     l, name);
+            if (qwen) {
+                XF_CHECK(!is_sw || window > 0, XF_ERR_UNSUPPORTED,
+                         "%s: \"layer_types\"[%d] is sliding_attention but no sliding window applies "
+                         "(\"use_sliding_window\" / \"sliding_window\")", path, l);
+                sliding = is_sw;
+            } else {
+                XF_CHECK(is_sw == sliding, XF_ERR_UNSUPPORTED,
+                         "%s: \"layer_types\"[%d] = \"%s\", but %s applies %s to every layer "
+                         "(layers of mixed kinds are not supported)", path, l, name, c->model_type,
+                         window > 0 ? "\"sliding_window\"" : "full attention");
+            }
+        }
+        XF_CHECK(!(full && sliding && eff), XF_ERR_UNSUPPORTED,
+                 "%s: bidirectional attention (\"%s\") with a sliding window (\"sliding_window\" = %lld) is "
+                 "not supported", path, bidir ? "use_bidirectional_attention" : "is_causal", (long long)window);
+        c->masks[l] = (xf_attn_mask){full ? XF_MASK_FULL : XF_MASK_CAUSAL, sliding ? eff : 0};
+    }
+cleanup:
+    return st;
 }
 
 static xf_status parse_labels(json_t *root, const char *path, xf_config *c) {
@@ -217,7 +280,7 @@ xf_status xf_config_load(const char *path, xf_config *c) {
     XF_TRY(get_num(root, path, "rms_norm_eps", 1e-6, &c->eps));
     XF_CHECK(c->eps >= 0, XF_ERR_FORMAT, "%s: rms_norm_eps is negative", path);
     XF_TRY(parse_rope(root, path, c));
-    XF_TRY(check_sliding(root, path, c));
+    XF_TRY(parse_masks(root, path, c));
 
     json_t *act = json_object_get(root, "hidden_act");
     XF_CHECK(!act || (json_is_string(act) && !strcmp(json_string_value(act), "silu")), XF_ERR_UNSUPPORTED,

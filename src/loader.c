@@ -338,7 +338,13 @@ xf_status xf_model_get_info(const xf_model *m, xf_model_info *info) {
     info->labels = (const char *const *)c->labels;
     info->weight_dtype = m->weight_dtype;
     info->n_params = m->n_params;
+    /* attention as the folder declares it: full when any layer is, the widest window */
     info->causal = 1;
+    for (int32_t l = 0; l < c->n_layers; l++) {
+        xf_attn_mask mk = xf_config_mask(c, l);
+        if (mk.kind == XF_MASK_FULL) info->causal = 0;
+        if (mk.window > info->sliding_window) info->sliding_window = mk.window;
+    }
     info->pad_token_id = c->pad_token_id;
     const xf_st_pipeline *p = xf_st_of(m);
     info->embed_dim = p->embed_dim ? p->embed_dim : c->hidden;

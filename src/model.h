@@ -19,6 +19,19 @@ typedef struct xf_tensor {
     int64_t shape[2];   /* [out, in] for linear weights; [n] for vectors (shape[1] = 1) */
 } xf_tensor;
 
+/* Which keys of its own sequence query i sees in a layer's attention (never
+ * another sequence's: every backend keeps sequences apart). The zero value is
+ * the causal mask without a window. */
+typedef enum xf_mask_kind {
+    XF_MASK_CAUSAL = 0,     /* keys j <= i */
+    XF_MASK_FULL = 1        /* every key of the sequence (bidirectional) */
+} xf_mask_kind;
+
+typedef struct xf_attn_mask {
+    xf_mask_kind kind;
+    int32_t window;         /* > 0 (causal only): also j > i - window; 0: no window */
+} xf_attn_mask;
+
 typedef struct xf_config {
     xf_arch arch;
     char model_type[32];
@@ -43,7 +56,14 @@ typedef struct xf_config {
     int32_t num_labels;     /* > 0: sequence classifier with score head */
     char **labels;          /* [num_labels] names, owned */
     int32_t pad_token_id;   /* classifiers score the last token != this; -1: none */
+    xf_attn_mask *masks;    /* [n_layers] attention mask of each layer, owned; NULL: all causal */
 } xf_config;
+
+/* The attention mask of layer l (causal without a window where the config has none). */
+static inline xf_attn_mask xf_config_mask(const xf_config *c, int l) {
+    xf_attn_mask causal = {XF_MASK_CAUSAL, 0};
+    return c->masks ? c->masks[l] : causal;
+}
 
 /* One decoder layer. Shapes: H hidden, D head_dim, NH heads, NKV kv heads, I intermediate. */
 typedef struct xf_layer {

@@ -75,8 +75,10 @@ m=$(model_copy gpt2); edit_json "$m/config.json" 'd["model_type"] = "gpt2"'
 expect unknown-architecture "not supported" -- run_hidden "$m"
 m=$(model_copy yarn); edit_json "$m/config.json" 'd["rope_parameters"] = {"rope_type": "yarn", "factor": 4.0, "rope_theta": 1e6}'
 expect unsupported-rope-scaling "yarn" -- run_hidden "$m"
-m=$(model_copy sliding); edit_json "$m/config.json" 'd["use_sliding_window"] = True; d["sliding_window"] = 8'
-expect active-sliding-window "sliding window" -- run_hidden "$m"
+m=$(model_copy sliding); edit_json "$m/config.json" 'd["is_causal"] = False; d["use_sliding_window"] = True; d["sliding_window"] = 8; d["layer_types"] = ["sliding_attention"] * d["num_hidden_layers"]'
+expect bidirectional-sliding-window "sliding window" -- run_hidden "$m"
+m=$(model_copy layertype); edit_json "$m/config.json" 'd["layer_types"][0] = "chunked_attention"'
+expect unknown-layer-type "layer_types" -- run_hidden "$m"
 m=$(model_copy nohidden); edit_json "$m/config.json" 'del d["hidden_size"]'
 expect missing-config-field "hidden_size" -- run_hidden "$m"
 m=$(model_copy badheads); edit_json "$m/config.json" 'd["num_key_value_heads"] = 3'

@@ -162,35 +162,75 @@ static void test_qknorm_rope(run *r) {
             }
 }
 
+/* One attention case against the reference: random q/k/v for sequences lens[0..B). */
+static void attention_case(run *r, int seed, const int *lens, int B, int nh, int nkv, int D, xf_attn_mask mask) {
+    int32_t ss[9] = {0};
+    for (int b = 0; b < B; b++) ss[b + 1] = ss[b] + lens[b];
+    int T = ss[B];
+    int64_t nq = (int64_t)T * nh * D, nk = (int64_t)T * nkv * D;
+    float *q = malloc(sizeof(float) * (size_t)nq), *k = malloc(sizeof(float) * (size_t)nk);
+    float *v = malloc(sizeof(float) * (size_t)nk), *ref = malloc(sizeof(float) * (size_t)nq);
+    float *out = alloc_out(nq);
+    xt_fill_uniform(q, nq, 700 + seed, 2.0f);
+    xt_fill_uniform(k, nk, 800 + seed, 2.0f);
+    xt_fill_uniform(v, nk, 900 + seed, 1.0f);
+    round_inputs(r->mode, q, nq);
+    round_inputs(r->mode, k, nk);
+    round_inputs(r->mode, v, nk);
+    xf_ref_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, ref, ss, B, nh, nkv, D, mask);
+    char what[128], lens_s[64] = "";
+    for (int b = 0; b < B && strlen(lens_s) < 48; b++)
+        snprintf(lens_s + strlen(lens_s), sizeof lens_s - strlen(lens_s), "%s%d", b ? "," : "", lens[b]);
+    char mask_s[24] = "";
+    if (mask.kind == XF_MASK_FULL) snprintf(mask_s, sizeof mask_s, " full");
+    else if (mask.window > 0) snprintf(mask_s, sizeof mask_s, " window=%d", mask.window);
+    snprintf(what, sizeof what, "attention lens=%s nh=%d nkv=%d D=%d%s", lens_s, nh, nkv, D, mask_s);
+    if (outcome(r, r->ops->attention(r->mode, q, k, v, out, ss, B, nh, nkv, D, mask), what))
+        compare(r, what, out, ref, nq);
+    free(q), free(k), free(v), free(ref), free(out);
+}
+
 static void test_attention(run *r) {
     static const int lens[][5] = {{1}, {5, 17}, {1, 33, 64, 2}, {130}, {7, 1, 200}};
     static const int n_lens[] = {1, 2, 4, 1, 3};
     static const int heads[][2] = {{1, 1}, {4, 2}, {6, 2}, {3, 1}, {8, 8}};
     static const int Ds[] = {32, 64, 128, 80, 16};
+    const xf_attn_mask causal = {XF_MASK_CAUSAL, 0};
     for (int a = 0; a < 5; a++)
         for (int h = 0; h < 5; h++) {
-            int D = Ds[(a + h) % 5], nh = heads[h][0], nkv = heads[h][1], B = n_lens[a];
-            int32_t ss[6] = {0};
-            for (int b = 0; b < B; b++) ss[b + 1] = ss[b] + lens[a][b];
-            int T = ss[B];
-            int64_t nq = (int64_t)T * nh * D, nk = (int64_t)T * nkv * D;
-            float *q = malloc(sizeof(float) * (size_t)nq), *k = malloc(sizeof(float) * (size_t)nk);
-            float *v = malloc(sizeof(float) * (size_t)nk), *ref = malloc(sizeof(float) * (size_t)nq);
-            float *out = alloc_out(nq);
-            xt_fill_uniform(q, nq, 700 + a * 5 + h, 2.0f);
-            xt_fill_uniform(k, nk, 800 + a * 5 + h, 2.0f);
-            xt_fill_uniform(v, nk, 900 + a * 5 + h, 1.0f);
-            round_inputs(r->mode, q, nq);
-            round_inputs(r->mode, k, nk);
-            round_inputs(r->mode, v, nk);
-            xf_ref_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, ref, ss, B, nh, nkv, D);
-            char what[96];
-            snprintf(what, sizeof what, "attention B=%d T=%d nh=%d nkv=%d D=%d", B, T, nh, nkv, D);
-            if (outcome(r, r->ops->attention(r->mode, q, k, v, out, ss, B, nh, nkv, D), what))
-                compare(r, what, out, ref, nq);
-            free(q), free(k), free(v), free(ref), free(out);
+            attention_case(r, a * 5 + h, lens[a], n_lens[a], heads[h][0], heads[h][1], Ds[(a + h) % 5], causal);
             if (r->no_device) return;
         }
+    /* The other masks: full attention within each sequence, and sliding windows smaller
+     * than, equal to and larger than the sequences and the kernels' tiles (64 queries or
+     * keys on the GPUs), on one-token, odd and multi-tile sequences packed together, with
+     * GQA ratios 1, 2, 3 and 4 and head_dims of every kernel (64/128: tensor cores). */
+    static const struct {
+        int kind, window, B, lens[8], nh, nkv, D;
+    } masked[] = {
+        {XF_MASK_FULL, 0, 1, {1}, 2, 1, 64},
+        {XF_MASK_FULL, 0, 4, {1, 33, 64, 2}, 4, 2, 64},
+        {XF_MASK_FULL, 0, 3, {7, 1, 200}, 8, 2, 128},
+        {XF_MASK_FULL, 0, 2, {130, 65}, 4, 4, 128},
+        {XF_MASK_FULL, 0, 2, {5, 17}, 6, 2, 80},
+        {XF_MASK_FULL, 0, 3, {9, 40, 3}, 3, 3, 32},
+        {XF_MASK_FULL, 0, 4, {1, 9, 40, 130}, 4, 2, 16},
+        {XF_MASK_CAUSAL, 1, 3, {1, 5, 17}, 2, 1, 64},
+        {XF_MASK_CAUSAL, 16, 4, {5, 16, 17, 90}, 4, 1, 64},
+        {XF_MASK_CAUSAL, 16, 4, {5, 16, 17, 90}, 8, 2, 128},
+        {XF_MASK_CAUSAL, 64, 4, {63, 64, 65, 200}, 4, 2, 128},
+        {XF_MASK_CAUSAL, 70, 3, {130, 1, 9}, 8, 2, 128},
+        {XF_MASK_CAUSAL, 100, 2, {7, 33}, 4, 4, 32},
+        {XF_MASK_CAUSAL, 130, 2, {130, 260}, 8, 2, 64},
+        {XF_MASK_CAUSAL, 3, 1, {200}, 8, 8, 16},
+        {XF_MASK_CAUSAL, 40, 2, {300, 7}, 6, 2, 80},
+        {XF_MASK_CAUSAL, 16, 1, {260}, 8, 4, 128},
+    };
+    for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
+        xf_attn_mask m = {(xf_mask_kind)masked[i].kind, masked[i].window};
+        attention_case(r, 100 + (int)i, masked[i].lens, masked[i].B, masked[i].nh, masked[i].nkv, masked[i].D, m);
+        if (r->no_device) return;
+    }
 }
 
 static void test_swiglu(run *r) {

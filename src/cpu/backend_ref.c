@@ -14,9 +14,10 @@ static void ref_linear(void *ctx, const float *x, const xf_tensor *W, const xf_t
 }
 
 static void ref_attention(void *ctx, const float *q, int64_t qs, const float *k, int64_t ks, const float *v,
-                          int64_t vs, float *out, const int32_t *seq_start, int B, int nh, int nkv, int D) {
+                          int64_t vs, float *out, const int32_t *seq_start, int B, int nh, int nkv, int D,
+                          xf_attn_mask mask) {
     (void)ctx;
-    xf_ref_attention(q, qs, k, ks, v, vs, out, seq_start, B, nh, nkv, D);
+    xf_ref_attention(q, qs, k, ks, v, vs, out, seq_start, B, nh, nkv, D, mask);
 }
 
 static const cpu_kernels ref_kernels = {.linear = ref_linear, .attention = ref_attention};
@@ -36,8 +37,9 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
 }
 
 static xf_status op_attention(xf_dtype mode, const float *q, const float *k, const float *v, float *out,
-                              const int32_t *seq_start, int B, int nh, int nkv, int D) {
-    xf_ref_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, out, seq_start, B, nh, nkv, D);
+                              const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
+    xf_ref_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, out, seq_start, B, nh, nkv, D,
+                     mask);
     return xf_cpu_check_mode(mode);
 }
 

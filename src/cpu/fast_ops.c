@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fast_ops.h"
+#include "ref_ops.h"
 
 void xf_fast_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
@@ -36,14 +37,14 @@ void xf_fast_linear(const float *x, const float *W, const float *bias, float *y,
 }
 
 void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, const float *v, int64_t vs,
-                       float *out, const int32_t *seq_start, int B, int nh, int nkv, int D) {
+                       float *out, const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
     const int64_t T = seq_start[B];
     const int group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)D);
-    int32_t *start_of = malloc(sizeof(int32_t) * (size_t)(T ? T : 1));
-    if (!start_of) abort();
+    int32_t *seq_of = malloc(sizeof(int32_t) * (size_t)(T ? T : 1));  /* [T] sequence of each token */
+    if (!seq_of) abort();
     for (int b = 0; b < B; b++)
-        for (int32_t t = seq_start[b]; t < seq_start[b + 1]; t++) start_of[t] = seq_start[b];
+        for (int32_t t = seq_start[b]; t < seq_start[b + 1]; t++) seq_of[t] = b;
     int max_len = 0;
     for (int b = 0; b < B; b++)
         if (seq_start[b + 1] - seq_start[b] > max_len) max_len = seq_start[b + 1] - seq_start[b];
@@ -55,8 +56,11 @@ void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, c
 #pragma omp for collapse(2) schedule(dynamic, 16)
         for (int64_t t = 0; t < T; t++)
             for (int h = 0; h < nh; h++) {
-                const int64_t s0 = start_of[t];
-                const int n = (int)(t - s0) + 1;
+                const int b = seq_of[t];
+                int lo, hi; /* keys s0 + lo .. s0 + hi; p[j] is key s0 + lo + j */
+                xf_mask_keys(mask, (int)(t - seq_start[b]), seq_start[b + 1] - seq_start[b], &lo, &hi);
+                const int64_t s0 = seq_start[b] + lo;
+                const int n = hi - lo + 1;
                 const float *qi = q + t * qs + (int64_t)h * D;
                 const int64_t koff = (int64_t)(h / group) * D;
                 float mx = -INFINITY;
@@ -82,5 +86,5 @@ void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, c
         free(p);
         free(acc);
     }
-    free(start_of);
+    free(seq_of);
 }

@@ -10,7 +10,7 @@ void xf_fast_linear(const float *x, const float *W, const float *bias, float *y,
                     int accumulate);
 /* As xf_ref_attention, threaded, float accumulation. */
 void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, const float *v, int64_t vs,
-                       float *out, const int32_t *seq_start, int B, int nh, int nkv, int D);
+                       float *out, const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask);
 /* Sets the thread count of BLAS and of the attention kernel (0: all cores). */
 void xf_fast_set_threads(int n);
 

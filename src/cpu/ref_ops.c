@@ -55,7 +55,8 @@ void xf_ref_qknorm_rope(float *x, const float *w, float eps, const int32_t *pos,
 }
 
 void xf_ref_attention(const float *q, int64_t q_stride, const float *k, int64_t k_stride, const float *v,
-                      int64_t v_stride, float *out, const int32_t *seq_start, int B, int nh, int nkv, int D) {
+                      int64_t v_stride, float *out, const int32_t *seq_start, int B, int nh, int nkv, int D,
+                      xf_attn_mask mask) {
     const int group = nh / nkv;
     const double scale = 1.0 / sqrt((double)D);
     int max_len = 0;
@@ -70,8 +71,10 @@ void xf_ref_attention(const float *q, int64_t q_stride, const float *k, int64_t 
             for (int h = 0; h < nh; h++) {
                 const float *qi = q + (int64_t)(s0 + i) * q_stride + (int64_t)h * D;
                 const int kh = h / group;
+                int lo, hi; /* the keys of this sequence that query i sees */
+                xf_mask_keys(mask, i, len, &lo, &hi);
                 double mx = -INFINITY;
-                for (int j = 0; j <= i; j++) { /* causal: keys 0..i of this sequence only */
+                for (int j = lo; j <= hi; j++) {
                     const float *kj = k + (int64_t)(s0 + j) * k_stride + (int64_t)kh * D;
                     double dot = 0;
                     for (int d = 0; d < D; d++) dot += (double)qi[d] * kj[d];
@@ -79,9 +82,9 @@ void xf_ref_attention(const float *q, int64_t q_stride, const float *k, int64_t 
                     if (p[j] > mx) mx = p[j];
                 }
                 double sum = 0;
-                for (int j = 0; j <= i; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int j = lo; j <= hi; j++) sum += (p[j] = exp(p[j] - mx));
                 for (int d = 0; d < D; d++) acc[d] = 0;
-                for (int j = 0; j <= i; j++) {
+                for (int j = lo; j <= hi; j++) {
                     const float *vj = v + (int64_t)(s0 + j) * v_stride + (int64_t)kh * D;
                     for (int d = 0; d < D; d++) acc[d] += p[j] * vj[d];
                 }

@@ -1,7 +1,10 @@
-// attention.cu — causal varlen attention with GQA on tensor cores (bf16/f16,
-// head_dim 64 or 128), flash-style: fp32 online softmax, fp32 accumulation, no
-// T×T matrix in memory; and the dispatcher that sends every other case (fp32
-// modes, other head_dims) to attention_generic.cu.
+// attention.cu — varlen attention with GQA on tensor cores (bf16/f16, head_dim 64
+// or 128), flash-style: fp32 online softmax, fp32 accumulation, no T×T matrix in
+// memory; and the dispatcher that sends every other case (fp32 modes, other
+// head_dims) to attention_generic.cu. Every kernel takes the mask (causal or full,
+// optional sliding window: attention.cuh): a tile of queries walks only the key tiles
+// its rows see (for full attention all of the sequence's; with a window none left of
+// it) and masks elements only in the tiles that cross an edge of a row's key range.
 //
 // Kernels (XFWD_ATTN_VARIANT picks one for experiments; the default is measured best):
 // - attn_wgg_kernel (default, head_dim 128, sm_90a): wgmma, one warpgroup per query
@@ -43,9 +46,9 @@ static size_t fa2_smem_bytes(int D, int bn, int qreg, int stages) {
 template <typename T, int D, int MT, int BN>
 static xf_status launch_mma(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v, int ldv,
                             void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv,
-                            float scale_log2) {
+                            float scale_log2, int full, int window) {
     attn_mma_kernel<T, D, MT, BN><<<(unsigned)((int64_t)n_tiles * nh), MMA_WARPS * 32, mma_smem_bytes(D, MT, BN), s>>>(
-        (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, nh / nkv, scale_log2);
+        (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, nh / nkv, scale_log2, full, window);
     XFC_LAUNCH_CHECK("attention_mma");
     return XF_OK;
 }
@@ -53,28 +56,28 @@ static xf_status launch_mma(cudaStream_t s, const void *q, int ldq, const void *
 template <typename T, int D, bool QREG, int STAGES>
 static xf_status launch_fa2(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v, int ldv,
                             void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv,
-                            float scale_log2) {
+                            float scale_log2, int full, int window) {
     attn_fa2_kernel<T, D, 64, QREG, STAGES>
         <<<(unsigned)((int64_t)n_tiles * nh), MMA_WARPS * 32, fa2_smem_bytes(D, 64, QREG, STAGES), s>>>(
-            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, nh / nkv, scale_log2);
+            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, nh / nkv, scale_log2, full, window);
     XFC_LAUNCH_CHECK("attention_fa2");
     return XF_OK;
 }
 
 template <typename T>
 static xf_status launch_wg(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v, int ldv,
-                           void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv, float scale_log2) {
+                           void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv, float scale_log2, int full, int window) {
     const int group = nh / nkv;
     const int nwg = variant == 8 && group % 4 == 0 ? 4 : variant >= 7 && group % 2 == 0 ? 2 : 1;
     if (nwg == 1) {
         attn_wgg_kernel<T, 1><<<(unsigned)((int64_t)n_tiles * nh), 128, wgg_smem_bytes(1), s>>>(
-            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2);
+            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2, full, window);
     } else if (nwg == 2) {
         attn_wgg_kernel<T, 2><<<(unsigned)((int64_t)n_tiles * (nh / 2)), 256, wgg_smem_bytes(2), s>>>(
-            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2);
+            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2, full, window);
     } else {
         attn_wgg_kernel<T, 4><<<(unsigned)((int64_t)n_tiles * (nh / 4)), 512, wgg_smem_bytes(4), s>>>(
-            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2);
+            (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2, full, window);
     }
     XFC_LAUNCH_CHECK("attention_wgmma");
     return XF_OK;
@@ -83,19 +86,19 @@ static xf_status launch_wg(cudaStream_t s, const void *q, int ldq, const void *k
 template <typename T, int D>
 static xf_status launch_variant(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v,
                                 int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv,
-                                float scale_log2) {
+                                float scale_log2, int full, int window) {
     switch (variant) {
-    case 1: return launch_mma<T, D, 1, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
-    case 2: return launch_mma<T, D, 2, 32>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
-    case 3: return launch_fa2<T, D, true, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
-    case 4: return launch_fa2<T, D, false, 1>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
-    case 5: return launch_fa2<T, D, true, 1>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
+    case 1: return launch_mma<T, D, 1, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    case 2: return launch_mma<T, D, 2, 32>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    case 3: return launch_fa2<T, D, true, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    case 4: return launch_fa2<T, D, false, 1>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    case 5: return launch_fa2<T, D, true, 1>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
     case 6:
     case 7:
     case 8:
-        if (D != 128) return launch_fa2<T, D, true, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
-        return launch_wg<T>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
-    default: return launch_mma<T, D, 2, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
+        if (D != 128) return launch_fa2<T, D, true, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+        return launch_wg<T>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    default: return launch_mma<T, D, 2, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
     }
 }
 
@@ -113,21 +116,27 @@ extern "C" int xfc_attention_block_m(xfc_type type, int D) {
 
 extern "C" xf_status xfc_attention(cudaStream_t s, xfc_type type, const void *q, int ldq, const void *k, int ldk,
                                    const void *v, int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles,
-                                   int nh, int nkv, int D) {
+                                   int nh, int nkv, int D, xf_attn_mask mask) {
     if (n_tiles <= 0) return XF_OK;
     if (nkv <= 0 || nh % nkv)
         return xf_error(XF_ERR_INVALID_ARG, "cuda: %d query heads are not a multiple of %d kv heads", nh, nkv);
+    if (mask.window < 0 || (mask.kind == XF_MASK_FULL && mask.window > 0))
+        return xf_error(XF_ERR_INVALID_ARG, "cuda: attention mask (kind %d, window %d) is not supported",
+                        (int)mask.kind, mask.window);
+    // Every kernel takes the mask as two arguments: full (every key of the sequence) and
+    // window; the causal mask without a window masks the tiles it always did.
+    const int full = mask.kind == XF_MASK_FULL, window = mask.window;
     const float scale_log2 = (float)(1.4426950408889634 / sqrt((double)D));
     if (mma_ok(type, D, ldq, ldk, ldv, ldo, q, k, v, out)) {
         if (type == XFC_BF16 && D == 64)
-            return launch_variant<__nv_bfloat16, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
+            return launch_variant<__nv_bfloat16, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
         if (type == XFC_BF16)
-            return launch_variant<__nv_bfloat16, 128>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
+            return launch_variant<__nv_bfloat16, 128>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
         if (D == 64)
-            return launch_variant<__half, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
-        return launch_variant<__half, 128>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2);
+            return launch_variant<__half, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+        return launch_variant<__half, 128>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
     }
-    return xfc_attention_generic(s, type, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2);
+    return xfc_attention_generic(s, type, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2, full, window);
 }
 
 template <typename T, int D, int MT, int BN>

@@ -1,8 +1,9 @@
-// attention_generic.cu — causal varlen attention with GQA for any head_dim up to
-// 256, in exact fp32 arithmetic (no tensor cores): the f32/tf32 modes' kernel
-// and the fallback for head_dims the tensor-core kernel does not cover.
-// Flash-style: one block per (64-query tile, head) walks the sequence's keys in
-// tiles of 64 with an online softmax; no T×T matrix exists anywhere.
+// attention_generic.cu — varlen attention with GQA (causal or full, optional
+// sliding window) for any head_dim up to 256, in exact fp32 arithmetic (no tensor
+// cores): the f32/tf32 modes' kernel and the fallback for head_dims the
+// tensor-core kernel does not cover. Flash-style: one block per (64-query tile,
+// head) walks the key tiles of 64 its queries see with an online softmax; no T×T
+// matrix exists anywhere.
 //   q [T, nh*D], k/v [T, nkv*D] (row strides ldq/ldk/ldv) -> out [T, nh*D] (ldo)
 #include "attention.cuh"
 
@@ -21,7 +22,8 @@ template <typename T, int MAXC>
 __global__ void __launch_bounds__(256)
     attn_generic_kernel(const T *__restrict__ q, int ldq, const T *__restrict__ k, int ldk,
                         const T *__restrict__ v, int ldv, T *__restrict__ out, int ldo,
-                        const xfc_tile *__restrict__ tiles, int nh, int group, int D, float scale_log2) {
+                        const xfc_tile *__restrict__ tiles, int nh, int group, int D, float scale_log2, int full,
+                        int window) {
     extern __shared__ float sm[];
     const int DP = D + 1;
     float *Qs = sm;                // [BQ][DP]
@@ -49,10 +51,11 @@ __global__ void __launch_bounds__(256)
         for (int c = 0; c < MAXC; c++) o[i][c] = 0.0f;
     }
     const int q_hi = min(q0 + GEN_BQ, se) - 1;  // last real query of the tile
-    const int n_kv = (q_hi - ss) / GEN_BK + 1;
+    int kv_first, n_kv;
+    attn_key_tiles(q0, q_hi, ss, se, full, window, GEN_BK, kv_first, n_kv);
 
     for (int j = 0; j < n_kv; j++) {
-        const int kv0 = ss + j * GEN_BK;
+        const int kv0 = kv_first + j * GEN_BK;
         __syncthreads();  // the previous tile's Ks/Vs/Ps are no longer read
         for (int i = tid; i < GEN_BK * D; i += 256) {
             const int r = i / D, c = i % D, key = kv0 + r;
@@ -81,13 +84,14 @@ __global__ void __launch_bounds__(256)
 
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            const int qi = q0 + ty + 16 * i;
+            int lo, hi;
+            attn_row_keys(q0 + ty + 16 * i, ss, se, full, window, lo, hi);
             float mx = m[i];
 #pragma unroll
             for (int jj = 0; jj < 4; jj++) {
                 const int key = kv0 + tx + 16 * jj;
                 float x = s[i][jj] * scale_log2;
-                if (key > qi || key >= se) x = -INFINITY;
+                if (key > hi || key < lo) x = -INFINITY;
                 s[i][jj] = x;
                 mx = fmaxf(mx, x);
             }
@@ -143,9 +147,10 @@ __global__ void __launch_bounds__(256)
 template <typename T, int MAXC>
 static xf_status launch_generic(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v, int ldv,
                                 void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv, int D,
-                                float scale_log2) {
+                                float scale_log2, int full, int window) {
     attn_generic_kernel<T, MAXC><<<(unsigned)((int64_t)n_tiles * nh), 256, generic_smem_bytes(D), s>>>(
-        (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, nh / nkv, D, scale_log2);
+        (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, nh / nkv, D, scale_log2,
+        full, window);
     XFC_LAUNCH_CHECK("attention_generic");
     return XF_OK;
 }
@@ -153,21 +158,25 @@ static xf_status launch_generic(cudaStream_t s, const void *q, int ldq, const vo
 template <typename T>
 static xf_status dispatch_maxc(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v, int ldv,
                                void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv, int D,
-                               float scale_log2) {
-    if (D <= 32) return launch_generic<T, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2);
-    if (D <= 64) return launch_generic<T, 4>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2);
-    if (D <= 128) return launch_generic<T, 8>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2);
-    return launch_generic<T, 16>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2);
+                               float scale_log2, int full, int window) {
+#define XFC_GEN(MAXC) \
+    launch_generic<T, MAXC>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2, full, window)
+    if (D <= 32) return XFC_GEN(2);
+    if (D <= 64) return XFC_GEN(4);
+    if (D <= 128) return XFC_GEN(8);
+    return XFC_GEN(16);
+#undef XFC_GEN
 }
 
 xf_status xfc_attention_generic(cudaStream_t s, xfc_type type, const void *q, int ldq, const void *k, int ldk,
                                 const void *v, int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles,
-                                int nh, int nkv, int D, float scale_log2) {
+                                int nh, int nkv, int D, float scale_log2, int full, int window) {
     if (D < 1 || D > XFC_ATTN_GENERIC_MAX_D)
         return xf_error(XF_ERR_UNSUPPORTED, "cuda: head_dim %d is not supported by attention (at most %d)", D,
                         XFC_ATTN_GENERIC_MAX_D);
     XFC_DISPATCH(type, T,
-                 return dispatch_maxc<T>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2));
+                 return dispatch_maxc<T>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2,
+                                         full, window));
     return XF_OK;
 }
 

@@ -80,7 +80,7 @@ template <typename T, int D, int MT, int BN>
 __global__ void __launch_bounds__(MMA_WARPS * 32, MT == 1 ? 3 : 2)
     attn_mma_kernel(const T *__restrict__ q, int ldq, const T *__restrict__ k, int ldk, const T *__restrict__ v,
                     int ldv, T *__restrict__ out, int ldo, const xfc_tile *__restrict__ tiles, int nh, int group,
-                    float scale_log2) {
+                    float scale_log2, int full, int window) {
     constexpr int WR = 16 * MT, BM = MMA_WARPS * WR, NT = MMA_WARPS * 32;
     constexpr int TILE_BYTES = BN * D * 2;
     extern __shared__ __align__(128) unsigned char smem[];
@@ -98,13 +98,19 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, MT == 1 ? 3 : 2)
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int g = lane >> 2, t4 = lane & 3;
     const int q_hi = min(q0 + BM, se) - 1;  // last real query of the tile
-    const int n_kv = (q_hi - ss) / BN + 1;
+    int kv_first, n_kv;                     // the key tiles the tile's queries see
+    attn_key_tiles(q0, q_hi, ss, se, full, window, BN, kv_first, n_kv);
     const int wrow = warp * WR;             // first row of this warp in the tile
     const int wq_lo = q0 + wrow, wq_hi = wq_lo + WR - 1;
+    // Keys seen by the warp's first and last rows: a key tile inside [lo_last, hi_first]
+    // needs no mask; one outside [lo_first, hi_last] is skipped.
+    int lo_first, hi_first, lo_last, hi_last;
+    attn_row_keys(wq_lo, ss, se, full, window, lo_first, hi_first);
+    attn_row_keys(wq_hi, ss, se, full, window, lo_last, hi_last);
 
     load_tile<D, BM, NT>(sQ, qb, ldq, q0, se, tid);
-    load_tile<D, BN, NT>(sK, kb, ldk, ss, se, tid);
-    load_tile<D, BN, NT>(sV, vb, ldv, ss, se, tid);
+    load_tile<D, BN, NT>(sK, kb, ldk, kv_first, se, tid);
+    load_tile<D, BN, NT>(sV, vb, ldv, kv_first, se, tid);
     cp_async_commit();
 
     float o[MT][D / 8][4];
@@ -118,7 +124,7 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, MT == 1 ? 3 : 2)
     }
 
     for (int j = 0; j < n_kv; j++) {
-        const int kv0 = ss + j * BN;
+        const int kv0 = kv_first + j * BN;
         if (j + 1 < n_kv) {
             const uint32_t st = ((j + 1) & 1) * TILE_BYTES;
             load_tile<D, BN, NT>(sK + st, kb, ldk, kv0 + BN, se, tid);
@@ -129,8 +135,8 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, MT == 1 ? 3 : 2)
             cp_async_wait<0>();
         }
         __syncthreads();
-        // A warp whose rows all precede this tile's first key has nothing to do here.
-        if (kv0 <= wq_hi) {
+        // A warp whose rows see no key of this tile has nothing to do here.
+        if (kv0 <= hi_last && kv0 + BN - 1 >= lo_first) {
             const uint32_t cK = sK + (j & 1) * TILE_BYTES, cV = sV + (j & 1) * TILE_BYTES;
             // S [WR × BN] = Q_warp · K_tileᵀ
             float sacc[MT][BN / 8][4];
@@ -156,12 +162,15 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, MT == 1 ? 3 : 2)
                 }
             }
 
-            // Scale into the log2 domain, mask (causal, sequence end), online softmax.
+            // Scale into the log2 domain, mask (the rows' key ranges, sequence end), online softmax.
             uint32_t pf[MT][BN / 16][4];
-            const bool need_mask = kv0 + BN - 1 > wq_lo || kv0 + BN > se;
+            const bool need_mask = kv0 + BN - 1 > hi_first || kv0 < lo_last || kv0 + BN > se;
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
                 const int qrow = wq_lo + mt * 16 + g;  // this thread's query rows: qrow, qrow + 8
+                int lo[2], hi[2];
+                attn_row_keys(qrow, ss, se, full, window, lo[0], hi[0]);
+                attn_row_keys(qrow + 8, ss, se, full, window, lo[1], hi[1]);
                 float mx[2] = {m_r[mt][0], m_r[mt][1]};
 #pragma unroll
                 for (int n = 0; n < BN / 8; n++)
@@ -170,8 +179,7 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, MT == 1 ? 3 : 2)
                         float x = sacc[mt][n][e] * scale_log2;
                         if (need_mask) {
                             const int key = kv0 + n * 8 + 2 * t4 + (e & 1);
-                            const int qi = qrow + ((e >> 1) << 3);
-                            if (key > qi || key >= se) x = -INFINITY;
+                            if (key > hi[e >> 1] || key < lo[e >> 1]) x = -INFINITY;
                         }
                         sacc[mt][n][e] = x;
                         mx[e >> 1] = fmaxf(mx[e >> 1], x);
@@ -273,12 +281,13 @@ __device__ __forceinline__ float ex2(float x) {
 // second stage first); STAGES = 1: one K and one V buffer, V_j loading during
 // S = Q·K_jᵀ and K_{j+1} during O += P·V_j (FlashAttention-2's order). The max is
 // tracked on raw scores; exp2(s·c − m·c) is one FFMA + ex2. Only the tiles that
-// cross the diagonal or the sequence end are masked.
+// cross an edge of the rows' key ranges (the diagonal, a window's left edge) or the
+// sequence end are masked.
 template <typename T, int D, int BN, bool QREG, int STAGES>
 __global__ void __launch_bounds__(MMA_WARPS * 32, QREG ? 3 : 4)
     attn_fa2_kernel(const T *__restrict__ q, int ldq, const T *__restrict__ k, int ldk, const T *__restrict__ v,
                     int ldv, T *__restrict__ out, int ldo, const xfc_tile *__restrict__ tiles, int nh, int group,
-                    float scale_log2) {
+                    float scale_log2, int full, int window) {
     constexpr int BM = MMA_WARPS * 16, NT = MMA_WARPS * 32;
     constexpr int TILE_BYTES = BN * D * 2;
     static_assert(!QREG || BM <= BN * (STAGES == 2 ? 2 : 1), "Q is staged in a K/V buffer");
@@ -300,14 +309,18 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, QREG ? 3 : 4)
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int g = lane >> 2, t4 = lane & 3;
     const int q_hi = min(q0 + BM, se) - 1;  // last real query of the tile
-    const int n_kv = (q_hi - ss) / BN + 1;
+    int kv_first, n_kv;                     // the key tiles the tile's queries see
+    attn_key_tiles(q0, q_hi, ss, se, full, window, BN, kv_first, n_kv);
     const int wrow = warp * 16;
     const int wq_lo = q0 + wrow, wq_hi = wq_lo + 15;
+    int lo_first, hi_first, lo_last, hi_last;  // keys of the warp's first and last rows (as attn_mma_kernel)
+    attn_row_keys(wq_lo, ss, se, full, window, lo_first, hi_first);
+    attn_row_keys(wq_hi, ss, se, full, window, lo_last, hi_last);
     const float c = scale_log2;
 
     load_tile<D, BM, NT>(sQ, qb, ldq, q0, se, tid);
-    load_tile<D, BN, NT>(sK, kb, ldk, ss, se, tid);
-    if (STAGES == 2) load_tile<D, BN, NT>(sV, vb, ldv, ss, se, tid);
+    load_tile<D, BN, NT>(sK, kb, ldk, kv_first, se, tid);
+    if (STAGES == 2) load_tile<D, BN, NT>(sV, vb, ldv, kv_first, se, tid);
     cp_async_commit();
 
     uint32_t qf[QREG ? D / 16 : 1][4];
@@ -326,7 +339,7 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, QREG ? 3 : 4)
     for (int d = 0; d < D / 8; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
 
     for (int j = 0; j < n_kv; j++) {
-        const int kv0 = ss + j * BN;
+        const int kv0 = kv_first + j * BN;
         uint32_t cK, cV;
         if (STAGES == 2) {
             if (j + 1 < n_kv) {
@@ -347,7 +360,7 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, QREG ? 3 : 4)
             cp_async_commit();
             cK = sK, cV = sV;
         }
-        const bool active = kv0 <= wq_hi;  // rows of this warp that see any key of the tile
+        const bool active = kv0 <= hi_last && kv0 + BN - 1 >= lo_first;  // rows of this warp see keys of the tile
         uint32_t pf[BN / 16][4];
         if (active) {
             // S [16 × BN] = Q_warp · K_tileᵀ
@@ -371,16 +384,17 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, QREG ? 3 : 4)
                     mma16816<T>(sacc[2 * n2 + 1], a, b[2], b[3]);
                 }
             }
-            // Mask (diagonal / sequence-end tiles only), online softmax on raw scores.
-            if (kv0 + BN - 1 > wq_lo || kv0 + BN > se) {
-                const int qrow = wq_lo + g;
+            // Mask (tiles crossing a row's key range or the sequence end only), online softmax on raw scores.
+            if (kv0 + BN - 1 > hi_first || kv0 < lo_last || kv0 + BN > se) {
+                int lo[2], hi[2];
+                attn_row_keys(wq_lo + g, ss, se, full, window, lo[0], hi[0]);
+                attn_row_keys(wq_lo + g + 8, ss, se, full, window, lo[1], hi[1]);
 #pragma unroll
                 for (int n = 0; n < BN / 8; n++)
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
                         const int key = kv0 + n * 8 + 2 * t4 + (e & 1);
-                        const int qi = qrow + ((e >> 1) << 3);
-                        if (key > qi || key >= se) sacc[n][e] = -INFINITY;
+                        if (key > hi[e >> 1] || key < lo[e >> 1]) sacc[n][e] = -INFINITY;
                     }
             }
             float mx[2] = {m_r[0], m_r[1]};

@@ -112,7 +112,7 @@ template <typename T, int NWG>
 __global__ void __launch_bounds__(NWG * 128, NWG == 4 ? 1 : 2)
     attn_wgg_kernel(const T *__restrict__ q, int ldq, const T *__restrict__ k, int ldk, const T *__restrict__ v,
                     int ldv, T *__restrict__ out, int ldo, const xfc_tile *__restrict__ tiles, int nh, int group,
-                    float scale_log2) {
+                    float scale_log2, int full, int window) {
 #if defined(XFC_HAVE_WGMMA)
     constexpr int D = 128, BM = 64, BN = 64, NT = NWG * 128;
     constexpr int TILE_BYTES = BN * D * 2;  // 16 KB
@@ -131,16 +131,21 @@ __global__ void __launch_bounds__(NWG * 128, NWG == 4 ? 1 : 2)
     const T *vb = v + (int64_t)(head / group) * D;
     const int g = lane >> 2, t4 = lane & 3;
     const int q_hi = min(q0 + BM, se) - 1;
-    const int n_kv = (q_hi - ss) / BN + 1;
+    int kv_first, n_kv;  // the key tiles the tile's queries see
+    attn_key_tiles(q0, q_hi, ss, se, full, window, BN, kv_first, n_kv);
+    // a key tile inside [lo_last, hi_first] (the last row's first key, the first row's last
+    // key: attn_row_keys) needs no mask
+    const int hi_first = full ? se - 1 : min(q0, se - 1);
+    const int lo_last = window > 0 ? q0 + BM - window : ss;
     const int wrow = warp * 16;
     const int wq_lo = q0 + wrow;
     const float c = scale_log2;
     const uint32_t myQ = sQ + wg * BM * D * 2;
 
-    // Q of every head of the block (warpgroup w copies its own head), K/V tile 0.
+    // Q of every head of the block (warpgroup w copies its own head), the first K/V tile.
     load_tile128<D, BM, 128>(myQ, q + (int64_t)head * D, ldq, q0, se, tid & 127);
-    load_tile128<D, BN, NT>(sK, kb, ldk, ss, se, tid);
-    load_tile128<D, BN, NT>(sV, vb, ldv, ss, se, tid);
+    load_tile128<D, BN, NT>(sK, kb, ldk, kv_first, se, tid);
+    load_tile128<D, BN, NT>(sV, vb, ldv, kv_first, se, tid);
     cp_async_commit();
 
     float o[D / 2];
@@ -149,7 +154,7 @@ __global__ void __launch_bounds__(NWG * 128, NWG == 4 ? 1 : 2)
     for (int i = 0; i < D / 2; i++) o[i] = 0.0f;
 
     for (int j = 0; j < n_kv; j++) {
-        const int kv0 = ss + j * BN;
+        const int kv0 = kv_first + j * BN;
         if (j + 1 < n_kv) {
             const uint32_t st = ((j + 1) & 1) * 2 * TILE_BYTES;
             load_tile128<D, BN, NT>(sK + st, kb, ldk, kv0 + BN, se, tid);
@@ -176,15 +181,16 @@ __global__ void __launch_bounds__(NWG * 128, NWG == 4 ? 1 : 2)
         wgmma_wait0();
         reg_fence(sacc);
 
-        if (kv0 + BN - 1 > q0 || kv0 + BN > se) {
-            const int qrow = wq_lo + g;
+        if (kv0 + BN - 1 > hi_first || kv0 < lo_last || kv0 + BN > se) {
+            int lo[2], hi[2];
+            attn_row_keys(wq_lo + g, ss, se, full, window, lo[0], hi[0]);
+            attn_row_keys(wq_lo + g + 8, ss, se, full, window, lo[1], hi[1]);
 #pragma unroll
             for (int n = 0; n < BN / 8; n++)
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     const int key = kv0 + n * 8 + 2 * t4 + (e & 1);
-                    const int qi = qrow + ((e >> 1) << 3);
-                    if (key > qi || key >= se) sacc[4 * n + e] = -INFINITY;
+                    if (key > hi[e >> 1] || key < lo[e >> 1]) sacc[4 * n + e] = -INFINITY;
                 }
         }
         float mx[2] = {m_r[0], m_r[1]};

@@ -13,6 +13,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "../model.h"
 #include "xfwd.h"
 
 #ifdef __cplusplus
@@ -55,13 +56,14 @@ xf_status xfc_qknorm_rope(cudaStream_t s, xfc_type type, void *x, int ld, int ro
 
 /* Queries per attention tile for this element type and head_dim (tiles must be built with it). */
 int xfc_attention_block_m(xfc_type type, int D);
-/* Causal attention per sequence with GQA: out [T, nh*D] (row stride ldo) from
+/* Attention per sequence with GQA, each query seeing the keys of its sequence that
+ * `mask` allows (causal, full; sliding window): out [T, nh*D] (row stride ldo) from
  * q [T, nh*D] (ld ldq), k, v [T, nkv*D] (ldk, ldv); one block per (tile, head);
  * tiles [n_tiles] (unused slots q0 = -1). All tensors of `type`; math in fp32
  * (tensor cores with fp32 accumulation for bf16/f16 and D = 64/128). */
 xf_status xfc_attention(cudaStream_t s, xfc_type type, const void *q, int ldq, const void *k, int ldk,
                         const void *v, int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh,
-                        int nkv, int D);
+                        int nkv, int D, xf_attn_mask mask);
 
 /* out [rows, cols] = silu(gate) ⊙ up, each with its own row stride; math in fp32. */
 xf_status xfc_swiglu(cudaStream_t s, xfc_type type, const void *gate, int64_t ldg, const void *up, int64_t ldu,

@@ -210,7 +210,7 @@ static xf_status enqueue_forward(xfc_state *s, const xfc_graph_key *key, int n_t
                                s->eps, pos, s->rope_cos, s->rope_sin));
         XF_TRY(mark(s, pr, XFC_P_ATTN));
         XF_TRY(xfc_attention(cs, s->act, qkv, N, qkv + (size_t)Q * es, N, qkv + (size_t)(Q + NKV * D) * es, N, s->bufa,
-                             Q, tiles, n_tiles, NH, NKV, D));
+                             Q, tiles, n_tiles, NH, NKV, D, xf_config_mask(&s->model->cfg, l)));
         XF_TRY(mark(s, pr, XFC_P_GEMM_O));
         XF_TRY(gemm(s, Tb, H, Q, s->bufa, Q, w->wo, XFC_F32, s->x, H, 1.0f));
         XF_TRY(mark(s, pr, XFC_P_LORA));

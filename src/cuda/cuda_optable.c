@@ -157,7 +157,7 @@ cleanup:
 }
 
 static xf_status op_attention(xf_dtype mode, const float *q, const float *k, const float *v, float *out,
-                              const int32_t *seq_start, int B, int nh, int nkv, int D) {
+                              const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
     xf_status st = XF_OK;
     void *b[5] = {0};
     xfc_tile *tiles = NULL;
@@ -176,7 +176,8 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *k, con
     CUDA_CHECK(cudaMalloc(&b[3], (size_t)T * nh * D * xfc_type_size(t) + 16));
     CUDA_CHECK(cudaMalloc(&b[4], sizeof(xfc_tile) * (size_t)(n_tiles + 1)));
     XF_TRY(h2d(b[4], tiles, sizeof(xfc_tile) * (size_t)n_tiles));
-    XF_TRY(xfc_attention(ctx.s, t, b[0], nh * D, b[1], nkv * D, b[2], nkv * D, b[3], nh * D, b[4], n_tiles, nh, nkv, D));
+    XF_TRY(xfc_attention(ctx.s, t, b[0], nh * D, b[1], nkv * D, b[2], nkv * D, b[3], nh * D, b[4], n_tiles, nh, nkv, D,
+                           mask));
     XF_TRY(down(t, b[3], (size_t)T * nh * D, out));
 cleanup:
     release(b, 5);

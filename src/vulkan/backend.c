@@ -39,7 +39,7 @@ static xf_status make_layer_sets(vkx_engine *e, int l) {
     vkx_buffer *kr[5] = {qa, opt(&L->k_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
     XF_TRY(vkx_set(c, kr, 5, &S->krope));
     int a16 = e->k.a16 != 0;
-    vkx_buffer *at[6] = {qa, qa, qa, &e->att, &e->start, a16 ? &e->att16 : NULL};
+    vkx_buffer *at[6] = {qa, qa, qa, &e->att, &e->span, a16 ? &e->att16 : NULL};
     XF_TRY(vkx_set(c, at, 6, &S->attn));
     vkx_buffer *sw[4] = {opt(&e->gu), opt(&e->gu), opt(&e->act), a16 ? &e->act16 : NULL};
     XF_TRY(vkx_set(c, sw, 4, &S->swiglu));
@@ -161,10 +161,10 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
     XF_TRY(vkx_buffer_create(c, T * (e->L ? e->L : 1) * 4, 0, &e->cls));
     XF_TRY(vkx_buffer_create(c, T * 4, 0, &e->tokens));
     XF_TRY(vkx_buffer_create(c, T * 4, 0, &e->pos));
-    XF_TRY(vkx_buffer_create(c, T * 4, 0, &e->start));
+    XF_TRY(vkx_buffer_create(c, T * 8, 0, &e->span));
     XF_TRY(vkx_buffer_create(c, T * 4, 0, &e->tok_adapter));
     XF_TRY(vkx_buffer_create(c, (T + 1) * 4, 0, &e->seq_start));
-    XF_TRY(vkx_buffer_create(c, (5 * T + 1) * 4, 1, &e->inputs));
+    XF_TRY(vkx_buffer_create(c, (6 * T + 1) * 4, 1, &e->inputs));
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 1, &e->readback));
 cleanup:
     return st;
@@ -191,7 +191,7 @@ static void free_scratch(vkx_engine *e) {
     if (!e->c) return;
     vkx_buffer *bufs[] = {&e->x, &e->xn, &e->qkv, &e->qkv16, &e->att, &e->gu, &e->act, &e->xn16, &e->att16,
                           &e->act16, &e->u, &e->pooled,
-                          &e->cls, &e->tokens, &e->pos, &e->start, &e->tok_adapter, &e->seq_start,
+                          &e->cls, &e->tokens, &e->pos, &e->span, &e->tok_adapter, &e->seq_start,
                           &e->inputs, &e->readback};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) vkx_buffer_destroy(e->c, bufs[i]);
     for (int i = 0; e->logits && i < e->n_lchunks; i++) vkx_buffer_destroy(e->c, &e->logits[i]);

@@ -105,9 +105,10 @@ static void rec_layer(vkx_engine *e, int l, uint32_t T) {
     int r16 = e->qkv16_on;
     vkx_rec_qkrope(c, k, S->qrope, T, e->NH, e->D, 0, e->qkv_ld, L->q_norm.buf != VK_NULL_HANDLE, eps, r16);
     vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps, r16);
-    // att [T, NH·D] = causal GQA attention within each sequence
+    // att [T, NH·D] = GQA attention within each sequence, masked as the layer says
     uint32_t ol[8] = {0, e->qkv_ld, q, e->qkv_ld, q + kv, e->qkv_ld, 0, q};
-    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, e->qkv16_on ? 3 : e->oblk ? 2 : a16);
+    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, e->qkv16_on ? 3 : e->oblk ? 2 : a16,
+                      xf_config_mask(&e->cfg.model->cfg, l));
     // x += att · Woᵀ (att16 blocked with oblk)
     rec_weight_x(e, &L->o, S->o, T, 0, q, 0, H, 0, 1, e->oblk);
     rec_lora(e, l, XF_MOD_O, T);
@@ -142,14 +143,15 @@ static void copy_to(vkx_ctx *c, vkx_buffer *src, vkx_buffer *dst, VkDeviceSize b
 static void write_inputs(vkx_engine *e, const xf_plan *p) {
     uint32_t T = e->tcap, n = (uint32_t)p->n_tokens;
     int32_t *in = e->inputs.map;
-    int32_t *tok = in, *pos = in + T, *start = in + 2 * T, *ta = in + 3 * T, *ss = in + 4 * T;
+    int32_t *tok = in, *pos = in + T, *span = in + 2 * T, *ta = in + 4 * T, *ss = in + 5 * T;
     memcpy(tok, p->tokens, (size_t)n * 4);
     memcpy(pos, p->positions, (size_t)n * 4);
     memcpy(ss, p->seq_start, (size_t)(p->n_seqs + 1) * 4);
     for (int32_t s = 0; s < p->n_seqs; s++) {
         int32_t a = e->cfg.merge ? -1 : p->adapter_ids[s];
         for (int32_t t = p->seq_start[s]; t < p->seq_start[s + 1]; t++) {
-            start[t] = p->seq_start[s];
+            span[2 * t] = p->seq_start[s];
+            span[2 * t + 1] = p->seq_start[s + 1];
             ta[t] = a;
         }
     }
@@ -157,10 +159,11 @@ static void write_inputs(vkx_engine *e, const xf_plan *p) {
 
 static void copy_inputs(vkx_engine *e, const xf_plan *p) {
     VkDeviceSize T = e->tcap, n = (VkDeviceSize)p->n_tokens * 4;
-    vkx_buffer *dst[5] = {&e->tokens, &e->pos, &e->start, &e->tok_adapter, &e->seq_start};
+    vkx_buffer *dst[5] = {&e->tokens, &e->pos, &e->span, &e->tok_adapter, &e->seq_start};
+    const VkDeviceSize at[5] = {0, T, 2 * T, 4 * T, 5 * T}; /* offsets in int32 (write_inputs) */
+    const VkDeviceSize size[5] = {n, n, 2 * n, n, (VkDeviceSize)(p->n_seqs + 1) * 4};
     for (int i = 0; i < 5; i++) {
-        VkBufferCopy r = {.srcOffset = (VkDeviceSize)i * T * 4, .dstOffset = 0,
-                          .size = i < 4 ? n : (VkDeviceSize)(p->n_seqs + 1) * 4};
+        VkBufferCopy r = {.srcOffset = at[i] * 4, .dstOffset = 0, .size = size[i]};
         vkCmdCopyBuffer(e->c->cmd, e->inputs.buf, dst[i]->buf, 1, &r);
     }
     vkx_barrier_all(e->c);

@@ -403,11 +403,13 @@ void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_
 
 /* offs_lds: q_off, q_ld, k_off, k_ld, v_off, v_ld, o_off, o_ld. */
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
-                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16) {
-    uint32_t pc[12] = {T, nh, nkv};
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16, xf_attn_mask mask) {
+    uint32_t pc[14] = {T, nh, nkv};
     memcpy(&pc[3], offs_lds, 8 * sizeof(uint32_t));
     float scale = 1.0f / sqrtf((float)k->att_d);
     memcpy(&pc[11], &scale, 4);
+    pc[12] = mask.kind == XF_MASK_FULL ? 1u : 0u; /* the shaders' attn_keys (common.glsl) */
+    pc[13] = mask.window > 0 ? (uint32_t)mask.window : 0u;
     if (out16 && k->att16_br)
         vkx_dispatch(c, out16 == 3 ? k->attention16bi : out16 == 2 ? k->attention16b : k->attention16, s, pc,
                      sizeof(pc), div_up(T, k->att16_br), nh);

@@ -247,23 +247,27 @@ cleanup:
 }
 
 static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, const float *v, float *out,
-                              const int32_t *seq_start, int B, int nh, int nkv, int D) {
+                              const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
     xf_status st = XF_OK;
     vkx_ctx *c = NULL;
     vkx_kernels k;
     vkx_buffer bq = {0}, bk = {0}, bv = {0}, bo = {0}, bs = {0}, bo16 = {0}, bob = {0};
     vkx_buffer bq16 = {0}, bk16 = {0}, bv16 = {0};
-    int32_t *start = NULL;
+    int32_t *span = NULL; /* [T, 2]: (start, end) of each token's sequence */
     uint16_t *rows16 = NULL, *blk16 = NULL, *in16 = NULL;
     float *rowsf = NULL;
     VkDescriptorSet s;
     XF_CHECK(B >= 1 && nh >= 1 && nkv >= 1 && nh % nkv == 0 && seq_start[0] == 0, XF_ERR_INVALID_ARG,
              "vulkan attention: bad shape");
     int T = seq_start[B];
-    XF_ALLOC(start, T);
+    const size_t n_span = 2 * (size_t)T;
+    XF_ALLOC(span, n_span);
     for (int b = 0; b < B; b++) {
         XF_CHECK(seq_start[b + 1] > seq_start[b], XF_ERR_INVALID_ARG, "vulkan attention: empty sequence");
-        for (int t = seq_start[b]; t < seq_start[b + 1]; t++) start[t] = seq_start[b];
+        for (int t = seq_start[b]; t < seq_start[b + 1]; t++) {
+            span[2 * t] = seq_start[b];
+            span[2 * t + 1] = seq_start[b + 1];
+        }
     }
     XF_TRY(ops_ctx(&c));
     XF_TRY(vkx_kernels_init(c, mode, D, nh / nkv, &k));
@@ -271,7 +275,7 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
     XF_TRY(vkx_buffer_from(c, kk, (size_t)T * nkv * D * 4, &bk));
     XF_TRY(vkx_buffer_from(c, v, (size_t)T * nkv * D * 4, &bv));
     XF_TRY(vkx_buffer_create(c, (size_t)T * nh * D * 4, 0, &bo));
-    XF_TRY(vkx_buffer_from(c, start, (size_t)T * 4, &bs));
+    XF_TRY(vkx_buffer_from(c, span, (size_t)T * 8, &bs));
     /* the forward's kernel of this mode: the 16-bit-output one where the mode has it */
     int o16 = k.attention16 != VK_NULL_HANDLE;
     if (o16) XF_TRY(vkx_buffer_create(c, (size_t)T * nh * D * 2, 0, &bo16));
@@ -279,7 +283,7 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
     XF_TRY(vkx_set(c, b, 6, &s));
     uint32_t qd = (uint32_t)(nh * D), kd = (uint32_t)(nkv * D);
     uint32_t ol[8] = {0, qd, 0, kd, 0, kd, 0, qd};
-    RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, o16));
+    RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, o16, mask));
     XF_TRY(vkx_download(c, &bo, 0, out, (size_t)T * nh * D * 4));
     if (o16 && k.attention16b) {
         /* the forward's variant with the 16-bit output alone, blocked for the o multiply:
@@ -288,7 +292,7 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
         XF_TRY(vkx_buffer_create(c, tp * qd * 2, 0, &bob));
         vkx_buffer *bb[6] = {&bq, &bk, &bv, &bo, &bs, &bob};
         XF_TRY(vkx_set(c, bb, 6, &s));
-        RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, 2));
+        RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, 2, mask));
         size_t nb = tp * qd;
         XF_ALLOC(rows16, n);
         XF_ALLOC(blk16, nb);
@@ -310,7 +314,7 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
             XF_TRY(vkx_buffer_from(c, in16 + nq + nk, nk * 2, &bv16));
             vkx_buffer *bi[6] = {&bq16, &bk16, &bv16, &bo, &bs, &bob};
             XF_TRY(vkx_set(c, bi, 6, &s));
-            RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, 3));
+            RUN(vkx_rec_attention(c, &k, s, (uint32_t)T, (uint32_t)nh, (uint32_t)nkv, ol, 3, mask));
             XF_TRY(vkx_download(c, &bob, 0, blk16, nb * 2));
             unblock16(&k, blk16, (size_t)T, qd, rows16);
             float big = 0.0f;
@@ -320,7 +324,7 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
         }
     }
 cleanup:
-    free(start);
+    free(span);
     free(rows16);
     free(blk16);
     free(rowsf);

@@ -336,8 +336,10 @@ void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32
 /* x16: x holds the 16-bit type (k->qkrope16) instead of fp32. */
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
                     uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int x16);
+/* Attention over the sequences of the span buffer (binding 4: [T] (start, end) of each
+ * token's sequence), each query seeing the keys of its sequence `mask` allows. */
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
-                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16);
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16, xf_attn_mask mask);
 void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                     const uint32_t offs_lds[6], int out16);
 void vkx_rec_pool(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t B, uint32_t H,
@@ -459,9 +461,10 @@ typedef struct vkx_engine {
     vkx_buffer u;           /* [T, r_max] LoRA intermediate */
     vkx_buffer pooled;      /* [B, H] */
     vkx_buffer cls;         /* [B, L] */
-    /* per-forward inputs: written to the host-visible `inputs` ([T] ×4 then
-     * [B+1]) and copied to these device buffers at the start of each forward */
-    vkx_buffer tokens, pos, start, tok_adapter, seq_start; /* [T] ×4, [B+1] */
+    /* per-forward inputs: written to the host-visible `inputs` (tokens, pos [T], span
+     * [T, 2], tok_adapter [T], seq_start [B+1]) and copied to these device buffers at
+     * the start of each forward; span[t] = (start, end) of t's sequence (attention) */
+    vkx_buffer tokens, pos, span, tok_adapter, seq_start;
     vkx_buffer inputs;
     vkx_buffer readback;    /* host-visible [T, H] */
     /* descriptor sets */

@@ -1,11 +1,13 @@
 #version 450
-// attention.comp — causal grouped-query attention over variable-length
-// sequences packed without padding, flash style: keys and values stream through
-// shared memory in tiles of BK and each query keeps a running max, running sum
-// and output accumulator (online softmax); no T×T score matrix exists anywhere.
+// attention.comp — grouped-query attention over variable-length sequences
+// packed without padding, flash style: keys and values stream through shared
+// memory in tiles of BK and each query keeps a running max, running sum and
+// output accumulator (online softmax); no T×T score matrix exists anywhere.
 //   q [T, nh, D] at q_off + t*q_ld + h*D, k/v [T, nkv, D] likewise,
 //   out [T, nh, D] at o_off + t*o_ld + h*D,
-//   start[t] = first token of t's sequence; query t sees keys start[t]..t.
+//   span[t] = t's sequence [start, end); query t sees the keys attn_keys(t) gives
+//   under the mask (pc.full, pc.window): causal start..t, full start..end-1, a
+//   sliding window the last `window` of start..t.
 // Query head h reads kv head h / (nh / nkv). Scores, softmax and sums are fp32.
 //
 // A workgroup handles BT = WG/TPQ consecutive tokens (possibly from several
@@ -36,7 +38,7 @@ layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };
 layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
 layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
 layout(std430, binding = 3) writeonly buffer O { vec4 o[]; };
-layout(std430, binding = 4) readonly buffer S { int start[]; };  // [T]
+layout(std430, binding = 4) readonly buffer S { ivec2 span[]; };  // [T]
 layout(std430, binding = 5) writeonly buffer O16 { uvec2 o16[]; }; // o as 16-bit, 4 per uvec2
 
 // Offsets and row strides in floats (multiples of 4).
@@ -47,6 +49,7 @@ layout(push_constant) uniform PC {
     uint v_off, v_ld;
     uint o_off, o_ld;
     float scale;
+    uint full, window;  // the mask (attn_keys)
 } pc;
 
 shared vec4 ks[BK * D4];  // [BK][D/4]
@@ -63,8 +66,9 @@ void main() {
     uint tq = valid ? t : pc.T - 1u;
     uint tlast = min(t0 + BT, pc.T) - 1u;
     uint kvh = h0 / (pc.nh / pc.nkv);
-    uint kfirst = uint(start[t0]);
-    uint my_start = uint(start[tq]);
+    uint kfirst = attn_keys(t0, span[t0], pc.full, pc.window).x;    // the keys of the block's tokens
+    uint klast = attn_keys(tlast, span[tlast], pc.full, pc.window).y;
+    uvec2 mine = attn_keys(tq, span[tq], pc.full, pc.window);       // and of this token
 
     vec4 qr[QPT][DV], acc[QPT][DV];
     float m[QPT], l[QPT];
@@ -79,16 +83,16 @@ void main() {
     }
     uint kb4 = (pc.k_off + kvh * D) / 4u, vb4 = (pc.v_off + kvh * D) / 4u;
 
-    for (uint kb = kfirst; kb <= tlast; kb += BK) {
+    for (uint kb = kfirst; kb <= klast; kb += BK) {
         barrier();
         for (uint e = tid; e < BK * D4; e += WG) {
             uint j = e / D4, d = e % D4, key = kb + j;
-            bool in_range = key <= tlast;
+            bool in_range = key <= klast;
             ks[e] = in_range ? k[kb4 + key * (pc.k_ld / 4u) + d] : vec4(0.0);
             vs[e] = in_range ? v[vb4 + key * (pc.v_ld / 4u) + d] : vec4(0.0);
         }
         barrier();
-        for (uint jc = 0u; jc < BK && kb + jc <= tlast; jc += KC) {
+        for (uint jc = 0u; jc < BK && kb + jc <= klast; jc += KC) {
             // s[h][j] = q_h · k_(kb+jc+j), summed over the TPQ lanes of this token
             float s[QPT][KC];
             [[unroll]] for (uint j = 0u; j < KC; j++) {
@@ -108,7 +112,7 @@ void main() {
                 float mt = m[h];
                 [[unroll]] for (uint j = 0u; j < KC; j++) {
                     uint key = kb + jc + j;
-                    bool ok = valid && key >= my_start && key <= t;
+                    bool ok = valid && key >= mine.x && key <= mine.y;
                     s[h][j] = ok ? s[h][j] : NEG_INF;
                     mt = max(mt, s[h][j]);
                 }

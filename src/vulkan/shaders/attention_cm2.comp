@@ -1,19 +1,20 @@
 #version 450
 // attention_cm2.comp — the matrix-unit path of attention on devices with
-// VK_NV_cooperative_matrix2 (f16 mode, or bf16 with -DBF16): causal
-// grouped-query flash attention over variable-length sequences packed without
-// padding, with workgroup-scope cooperative matrices. Same bindings, push
-// constants and results as attention.comp:
+// VK_NV_cooperative_matrix2 (f16 mode, or bf16 with -DBF16): grouped-query
+// flash attention over variable-length sequences packed without padding, with
+// workgroup-scope cooperative matrices. Same bindings, push constants and
+// results as attention.comp:
 //   q [T, nh, D] at q_off + t*q_ld + h*D, k/v [T, nkv, D] likewise (fp32),
 //   out [T, nh, D] at o_off + t*o_ld + h*D (fp32, and a 16-bit copy in o16),
-//   start[t] = first token of t's sequence; query t sees keys start[t]..t.
+//   span[t] = t's sequence [start, end); query t sees the keys [lo, hi] of
+//   attn_keys(t) under the mask (pc.full, pc.window).
 // Query head h reads kv head h / (nh / nkv).
 //
 // A workgroup owns Br consecutive tokens of one head (the tokens may belong to
 // several sequences: every row masks its own key range) and walks the keys
-// start[first token] .. last token in blocks of Bc:
+// lo(first token) .. hi(last token) in blocks of Bc:
 //   S [Br, Bc] = Q16 · K16ᵀ          (fp32 accumulate; Q pre-scaled by scale·log2 e)
-//   S = -inf outside start[t] <= key <= t
+//   S = -inf outside lo(t) <= key <= hi(t) (only in blocks crossing an edge of a range)
 //   m' = max(m, rowmax S),  P = 2^(S - m'),  α = 2^(m - m')
 //   l = α·l + rowsum P,  O = α·O + P16 · V16   (fp32 accumulate)
 // and finally out = O / l. Softmax is in base 2 with log2 e folded into Q, which
@@ -61,7 +62,7 @@ layout(std430, binding = 0) readonly buffer Q16 { T16 q16[]; };
 layout(std430, binding = 1) readonly buffer K16 { T16 k16[]; };
 layout(std430, binding = 2) readonly buffer V16 { T16 v16[]; };
 layout(std430, binding = 3) writeonly buffer O { float o[]; };
-layout(std430, binding = 4) readonly buffer S { int start[]; };  // [T]
+layout(std430, binding = 4) readonly buffer S { ivec2 span[]; };  // [T]
 layout(std430, binding = 5) writeonly buffer O16 { T16 o16[]; };  // out as f16 / bf16
 layout(std430, binding = 5) writeonly buffer O16v { uvec4 o16v[]; };
 
@@ -73,6 +74,7 @@ layout(push_constant) uniform PC {
     uint v_off, v_ld;
     uint o_off, o_ld;
     float scale;
+    uint full, window;  // the mask (attn_keys)
 } pc;
 
 const float LOG2E = 1.4426950408889634;
@@ -143,15 +145,17 @@ void main() {
     if (t0 >= pc.T) return;  // whole workgroup: uniform
     uint tlast = min(t0 + Br, pc.T) - 1u;
     uint kvh = h / (pc.nh / pc.nkv);
-    uint kfirst = uint(start[t0]);
-    // Tokens of a sequence are consecutive, so equal starts at both ends of the
-    // block mean one sequence: a key block inside [kfirst, t0] needs no mask.
-    bool one_seq = uint(start[tlast]) == kfirst;
+    // Key ranges never shrink from one token to the next (attn_keys): the block needs
+    // the keys first.x .. last.y, and a key block inside [last.x, first.y] is visible
+    // to every row (no mask).
+    uvec2 first = attn_keys(t0, span[t0], pc.full, pc.window);
+    uvec2 last = attn_keys(tlast, span[tlast], pc.full, pc.window);
 
     for (uint r = gl_LocalInvocationID.x; r < Br; r += WG) {
         uint t = min(t0 + r, pc.T - 1u);
-        row_lo[r] = uint(start[t]);
-        row_hi[r] = t;
+        uvec2 keys = attn_keys(t, span[t], pc.full, pc.window);
+        row_lo[r] = keys.x;
+        row_hi[r] = keys.y;
     }
     barrier();
 
@@ -183,7 +187,7 @@ void main() {
     MAT_S m = MAT_S(NEG_INF);    // running row max (base-2 logits), rows constant
     MAT_S l = MAT_S(0.0);        // running row sum, rows constant
 
-    for (uint kb = kfirst; kb <= tlast; kb += Bc) {
+    for (uint kb = first.x; kb <= last.y; kb += Bc) {
         // kt [D, Bc] = K[kb .. kb+Bc)ᵀ, keys past T read zero
         coopmat<T16, gl_ScopeWorkgroup, D, Bc, gl_MatrixUseB> kt;
         // vt [Bc, D] = V[kb .. kb+Bc); loaded here so that the load overlaps the softmax
@@ -203,7 +207,7 @@ void main() {
         // s [Br, Bc] = scores in base-2 units; masked entries -inf
         MAT_S s = coopMatMulAdd(qa, kt, MAT_S(0.0));
         if (IN16) s = s * (pc.scale * LOG2E);
-        if (!(one_seq && kb + Bc <= t0 + 1u)) coopMatPerElementNV(s, s, mask_el, kb);
+        if (!(kb >= last.x && kb + Bc <= first.y + 1u)) coopMatPerElementNV(s, s, mask_el, kb);
 
         MAT_S mb;
         coopMatReduceNV(mb, s, gl_CooperativeMatrixReduceRowNV, max2);

@@ -1,19 +1,20 @@
 #version 450
-// attention_cmk.comp — causal grouped-query flash attention on subgroup-scope
+// attention_cmk.comp — grouped-query flash attention on subgroup-scope
 // cooperative matrices (GL_KHR_cooperative_matrix: any vendor's matrix units),
 // f16 (or bf16 with -DBF16) products with fp32 accumulation. Same bindings, push
 // constants and results as attention.comp, plus the 16-bit copy of the output
 // (binding 5, pairs packed in uints) that the multiplies read:
 //   q [T, nh, D] at q_off + t*q_ld + h*D, k/v [T, nkv, D] likewise (fp32),
 //   out [T, nh, D] at o_off + t*o_ld + h*D,
-//   start[t] = first token of t's sequence; query t sees keys start[t]..t.
+//   span[t] = t's sequence [start, end); query t sees the keys [lo, hi] of
+//   attn_keys(t) under the mask (pc.full, pc.window).
 //
 // A workgroup owns BR = 16·NSG consecutive tokens of one head; each of its NSG
-// subgroups owns 16 of them (one fragment row block). Keys from start[first token]
-// to the last token stream through shared memory in blocks of BC, converted to
-// 16 bits as they are staged. Per block and subgroup:
+// subgroups owns 16 of them (one fragment row block). Keys from the first token's
+// lo to the last token's hi stream through shared memory in blocks of BC, converted
+// to 16 bits as they are staged. Per block and subgroup:
 //   S [16, BC] = Q·Kᵀ (fragments; Q pre-scaled by scale·log2 e, kept in registers)
-//   S goes to shared memory, where two lanes per row mask it (start[t] ≤ key ≤ t),
+//   S goes to shared memory, where two lanes per row mask it (lo ≤ key ≤ hi),
 //   update the running max m and sum l, and write P = 2^(S − m) as 16-bit and the
 //   row factor α = 2^(m_old − m) to shared memory;
 //   O [16, D] = α·O + P·V (fragments).
@@ -59,7 +60,7 @@ layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };
 layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
 layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
 layout(std430, binding = 3) writeonly buffer O { float o[]; };
-layout(std430, binding = 4) readonly buffer S { int start[]; };  // [T]
+layout(std430, binding = 4) readonly buffer S { ivec2 span[]; };  // [T]
 layout(std430, binding = 5) writeonly buffer O16 { uint o16[]; }; // out as 16-bit pairs
 
 layout(push_constant) uniform PC {
@@ -69,6 +70,7 @@ layout(push_constant) uniform PC {
     uint v_off, v_ld;
     uint o_off, o_ld;
     float scale;
+    uint full, window;  // the mask (attn_keys)
 } pc;
 
 // K and V blocks (BC rows each); before the loop the first BR rows hold Q.
@@ -117,16 +119,18 @@ void main() {
     // This lane's row of the subgroup's 16 (two lanes per row, each BC/2 keys).
     uint r = lane / 2u, half_ = lane % 2u;
     uint t = min(t0 + sg * F + r, pc.T - 1u);
-    uint lo = uint(start[t]);
+    uvec2 keys = attn_keys(t, span[t], pc.full, pc.window);
     float m = NEG_INF, l = 0.0;
 
-    uint kfirst = uint(start[min(t0, pc.T - 1u)]);
-    for (uint kb = kfirst; kb <= tlast; kb += BC) {
+    uint t0c = min(t0, pc.T - 1u);
+    uint kfirst = attn_keys(t0c, span[t0c], pc.full, pc.window).x;
+    uint klast = attn_keys(tlast, span[tlast], pc.full, pc.window).y;
+    for (uint kb = kfirst; kb <= klast; kb += BC) {
         barrier();  // the previous block (or Q) is no longer read
         for (uint i = tid; i < 2u * BC * U; i += WG) {
             uint row = i / U, u = i % U, isv = row / BC, key = kb + row % BC;
             uint base = isv == 0u ? pc.k_off + key * pc.k_ld : pc.v_off + key * pc.v_ld;
-            kv[row * RS + u] = stage8(key <= tlast, (base + kvh * D) / 4u + 2u * u, 1.0, 1u + isv);
+            kv[row * RS + u] = stage8(key <= klast, (base + kvh * D) / 4u + 2u * u, 1.0, 1u + isv);
         }
         barrier();
 
@@ -151,7 +155,7 @@ void main() {
         [[unroll]] for (uint c = 0u; c < HC; c++) {
             uint col = half_ * HC + c, key = kb + col;
             float x = ss[(sg * F + r) * BC + col];
-            sv[c] = (key >= lo && key <= t) ? x : NEG_INF;
+            sv[c] = (key >= keys.x && key <= keys.y) ? x : NEG_INF;
             mb = max(mb, sv[c]);
         }
         mb = max(mb, subgroupShuffleXor(mb, 1u));

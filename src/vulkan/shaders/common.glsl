@@ -50,6 +50,17 @@ vec2 unpack16(uint u, uint kind) {
     return unpackHalf2x16(u);
 }
 
+// The keys [lo, hi] that query token t sees in attention: span = its sequence
+// [start, end) in the packed batch; full != 0: every key of the sequence, else keys
+// up to t; window > 0: also keys > t - window (a sliding window). lo and hi never
+// decrease from one token to the next, so a block of tokens t0..t1 needs the keys
+// attn_keys(t0).x .. attn_keys(t1).y.
+uvec2 attn_keys(uint t, ivec2 span, uint full, uint window) {
+    int lo = span.x;
+    if (window > 0u) lo = max(lo, int(t) - int(window) + 1);
+    return uvec2(uint(lo), full != 0u ? uint(span.y) - 1u : t);
+}
+
 // Weight element type of buffers declared with WTYPE, and LOADW(array, i) → float.
 #if defined(W_F16)
 #define WTYPE float16_t
