@@ -7,6 +7,9 @@ if(XF_PYTHON3)
   xf_add_test(NAME serve TIMEOUT 600
     COMMAND ${XF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/serve_test.py $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR}
             ${CMAKE_CURRENT_SOURCE_DIR}/data/tokenizers ${XF_SERVE_WORK}/endpoints)
+  xf_add_test(NAME serve_hub TIMEOUT 600
+    COMMAND ${XF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/serve_hub.py $<TARGET_FILE:xfwd_cli>
+            ${CMAKE_CURRENT_SOURCE_DIR}/data/hub ${CMAKE_CURRENT_SOURCE_DIR}/data/hub-tok/tokenizer.json ${XF_SERVE_WORK}/hub)
   xf_add_test(NAME serve_concurrency TIMEOUT 600
     COMMAND ${XF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/serve_concurrency.py $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR}
             ${XF_SERVE_WORK}/concurrency)

@@ -93,6 +93,7 @@ typedef struct sv_job {
     int32_t adapter;              /* index into the engine's adapters, -1: base model */
     /* RERANK: one library call, not packed with other jobs */
     const char *query;
+    const char *instruction;      /* NULL: the recipe's default */
     const char *const *docs;
     int32_t n_docs;
     int raw_scores, truncate;

@@ -213,7 +213,8 @@ static int authorized(const sv_server *s, struct MHD_Connection *c) {
     return diff == 0;
 }
 
-static void route(sv_server *s, struct MHD_Connection *c, int ep, const char *method, sv_request *rq, sv_reply *r) {
+static void route(sv_server *s, struct MHD_Connection *c, const char *url, int ep, const char *method, sv_request *rq,
+                  sv_reply *r) {
     sv_api api = ep == SV_EP_EMBEDDINGS ? SV_API_OPENAI : SV_API_TEI;
     int is_get = !strcmp(method, "GET"), is_post = !strcmp(method, "POST");
     if (ep == SV_EP_HEALTH && is_get) {
@@ -229,7 +230,7 @@ static void route(sv_server *s, struct MHD_Connection *c, int ep, const char *me
         return;
     }
     if (ep == SV_EP_OTHER) {
-        sv_reply_error(r, &s->metrics, api, 404, SV_ERR_NOT_FOUND, "no route %s %s", method, "here");
+        sv_reply_error(r, &s->metrics, api, 404, SV_ERR_NOT_FOUND, "no route %s %.200s", method, url);
         return;
     }
     int wants_get = ep == SV_EP_INFO || ep == SV_EP_METRICS || ep == SV_EP_HEALTH;
@@ -302,7 +303,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     double t0 = now_s();
     int ep = endpoint_of(url);
     sv_reply r = {0};
-    route(s, c, ep, method, rq, &r);
+    route(s, c, url, ep, method, rq, &r);
     sv_metrics_request(&s->metrics, ep, r.status, now_s() - t0);
     return send_reply(c, &r);
 }

@@ -2,7 +2,8 @@
  *   POST /predict   {"inputs": text | [text, text] | [[text] | [text, text], ...], "raw_scores",
  *                    "truncate", "truncation_direction"} -> [{"label", "score"}, ...] (sorted), or a list
  *                    of those for a batch
- *   POST /rerank    {"query", "texts", "return_text", "raw_scores", "truncate", "truncation_direction"}
+ *   POST /rerank    {"query", "texts", "return_text", "raw_scores", "truncate", "truncation_direction",
+ *                    "instruction" (xfwd's: the Qwen3-Reranker instruction)}
  *                    -> [{"index", "score", ("text")}, ...] sorted by score, highest first
  *   POST /tokenize  {"inputs": text | [text, ...], "add_special_tokens", "prompt_name"}
  *                    -> [[{"id", "text", "special", "start", "stop"}, ...], ...] (see tokenize below)
@@ -190,12 +191,13 @@ int sv_ep_rerank(sv_call *c, sv_reply *r) {
     json_t *o = sv_parse_body(c, r, api);
     if (!o) return -1;
     int rc = -1, raw = 0, ret_text = 0, truncate;
-    const char *query = NULL;
+    const char *query = NULL, *instruction = NULL;
     const char **docs = NULL;
     float *scores = NULL;
     scored *order = NULL;
     json_t *texts = json_object_get(o, "texts");
     if (sv_get_string(c, r, api, o, "query", &query) < 0 || sv_get_bool(c, r, api, o, "raw_scores", &raw) < 0 ||
+        sv_get_string(c, r, api, o, "instruction", &instruction) < 0 ||
         sv_get_bool(c, r, api, o, "return_text", &ret_text) < 0 || (truncate = sv_get_truncate(c, r, api, o)) < 0)
         goto done;
     if (!query || !json_is_array(texts)) {
@@ -227,7 +229,7 @@ int sv_ep_rerank(sv_call *c, sv_reply *r) {
         }
         docs[i] = json_string_value(x);
     }
-    sv_job job = {.task = SV_TASK_RERANK, .query = query, .docs = docs, .n_docs = (int32_t)n, .raw_scores = raw,
+    sv_job job = {.task = SV_TASK_RERANK, .query = query, .instruction = instruction, .docs = docs, .n_docs = (int32_t)n, .raw_scores = raw,
                   .truncate = truncate, .out = scores, .width = 1, .adapter = -1};
     if (sv_run_job(c, r, api, &job) < 0) goto done;
     for (size_t i = 0; i < n; i++) order[i] = (scored){(int32_t)i, scores[i]};
