@@ -115,18 +115,21 @@ def test_lora_is_per_call():
         assert_close(h, split[i] if i % 2 == 0 else split_base[i], what=f"mixed batch, sequence {i}")
 
 
-def test_gpu_dtype_auto():
-    """dtype "auto" on a GPU backend computes in the checkpoint's dtype (bf16 here);
-    Vulkan runs on lavapipe where there is no GPU."""
+@pytest.mark.parametrize("backend", ["vulkan", "cuda", "auto"])
+def test_dtype_auto(backend):
+    """dtype "auto": the checkpoint's dtype (bf16 here) on a GPU backend, f32 on the
+    CPU (where backend "auto" lands without a GPU). Vulkan runs on lavapipe where
+    there is no GPU; CUDA is skipped there."""
     case = os.path.join(GOLDEN, "qwen3-hd128-bf16")
     g = golden(case)
     try:
-        m = xfwd.Model(case, backend="vulkan")
+        m = xfwd.Model(case, backend=backend)
     except xfwd.Error as e:
         if e.status_name in ("XF_ERR_NO_DEVICE", "XF_ERR_DEVICE"):
-            pytest.skip(f"no Vulkan device: {e}")
+            pytest.skip(f"no {backend} device: {e}")
         raise
     with m:
-        assert m.info["weight_dtype"] == "BF16" and m.dtype == "bf16" and m.backend == "vulkan"
+        assert m.info["weight_dtype"] == "BF16"
+        assert m.dtype == ("f32" if m.backend == "cpu" else "bf16"), (m.backend, m.dtype)
         out = m.hidden(sequences(g))
-    assert_close(np.concatenate(out), g["hidden"], dtype="bf16", what="vulkan bf16 hidden")
+    assert_close(np.concatenate(out), g["hidden"], dtype=m.dtype, what=f"{m.backend} {m.dtype} hidden")
