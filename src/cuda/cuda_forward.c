@@ -108,7 +108,9 @@ static int fill_meta(xfc_state *s, const xf_plan *p, int Tb, int Bb, int mixed) 
     const int n_seg = Tb > T ? B + 1 : B;  /* the padding rows are one more sequence */
     for (int i = B + 1; i <= Bb; i++) ss[i] = Tb;
 
-    /* Tiles, the longest-running first (tile k of a sequence reads (k+1)·bm keys at most). */
+    /* Tiles, the longest-running first (causal: tile k of a sequence reads (k+1)·bm keys at
+     * most; under full attention or a window every tile of a long sequence reads about as
+     * many keys, and high k still means a long sequence). */
     int32_t *hist = s->sort_tmp;  /* [max tiles per sequence] */
     int maxk = 0;
     for (int b = 0; b < n_seg; b++) {
