@@ -25,6 +25,10 @@ foreach(run ${_hub_runs})
 endforeach()
 
 
+xf_add_test(NAME hub_cli COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/hub_cli.sh $<TARGET_FILE:xfwd_cli> ${XF_HUB_DIR})
+xf_add_test(NAME hub_bad_input COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/hub_bad_input.sh $<TARGET_FILE:xfwd_cli>
+  ${XF_HUB_DIR})
+
 # Text in: the tiny tokenizer of data/hub-tok on the hub folders (prompts, pairs,
 # truncation, lower-casing, prompt-excluding pooling, the reranker recipe).
 add_executable(test_hub_text test_hub_text.c)

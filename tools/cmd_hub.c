@@ -76,7 +76,7 @@ int xf_cli_read_inputs(const char *path, const xf_model *m, const char *model_di
         char where[4200];
         snprintf(where, sizeof where, "%s:%ld", path, lr.lineno);
         json_error_t je;
-        json_t *v = json_loadb(line, k, 0, &je);
+        json_t *v = json_loadb(line, k, JSON_DECODE_ANY, &je);
         if (!v) {
             snprintf(err, err_size, "%s: invalid JSON: %s", where, je.text);
             goto done;
@@ -183,7 +183,7 @@ static int read_documents(const char *path, size_t limit, char ***docs, int32_t 
     while ((got = xf_lines_next(&lr, &line, &k, err, err_size)) > 0) {
         if (k == 0) continue;
         json_error_t je;
-        json_t *v = json_loadb(line, k, 0, &je);
+        json_t *v = json_loadb(line, k, JSON_DECODE_ANY, &je);
         const json_t *text = json_is_string(v) ? v : json_object_get(v, "text");
         if (!json_is_string(text)) {
             snprintf(err, err_size, "%s:%ld: %s", path, lr.lineno,
