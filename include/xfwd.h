@@ -193,17 +193,24 @@ int64_t xf_batch_tokens(const xf_batch *b);
 
 /* Final hidden states (after the final norm): out [n_tokens, H]. */
 xf_status xf_engine_hidden(xf_engine *e, const xf_batch *b, float *out);
-/* Logits: out [n_tokens, V]. Needs an lm_head or tied embeddings. */
+/* Logits: out [n_tokens, V]. Needs an lm_head or tied embeddings: a headless
+ * checkpoint (no lm_head.weight, untied) gives XF_ERR_UNSUPPORTED. */
 xf_status xf_engine_logits(xf_engine *e, const xf_batch *b, float *out);
-/* Pooled embeddings: out [n_seqs, H]; normalize != 0 gives unit L2 rows. */
+/* Pooled embeddings: out [n_seqs, H]; normalize != 0 gives unit L2 rows. Any
+ * xf_pooling but XF_POOL_DEFAULT; no Dense modules (xf_engine_encode applies them). */
 xf_status xf_engine_embed(xf_engine *e, const xf_batch *b, xf_pooling pooling, int normalize,
                           float *out);
-/* Classification scores from the score head at each sequence's last token:
- * out [n_seqs, num_labels]. */
+/* Classification scores from the score head at each sequence's last token that
+ * is not pad_token_id (Hugging Face's rule; index 0 when every token is the pad;
+ * the last token when the config has no pad_token_id): out [n_seqs, num_labels]. */
 xf_status xf_engine_classify(xf_engine *e, const xf_batch *b, float *out);
 
 /* The sentence-embedding pipeline as the folder declares it (pooling, Dense
- * modules, Normalize), each step overridable. */
+ * modules, Normalize), each step overridable, with sentence-transformers'
+ * semantics: pooling over the final hidden states; with include_prompt = false
+ * the first prompt_lens[i] tokens are left out of mean / max / mean_sqrt_len
+ * (cls and lasttoken read the first / last token regardless); Dense:
+ * y = act(x·Wᵀ + b); Normalize: L2. Pooling on the host is in double. */
 typedef struct xf_encode_options {
     int32_t pooling;            /* an xf_pooling; XF_POOL_DEFAULT: the folder's */
     int32_t normalize;          /* -1: the folder's; 0 or 1 */
@@ -212,11 +219,13 @@ typedef struct xf_encode_options {
                                    folder says include_prompt = false), or NULL */
 } xf_encode_options;
 void xf_encode_options_init(xf_encode_options *o);
-/* out [n_seqs, dimensions or embed_dim]. */
+/* out [n_seqs, dimensions or embed_dim]. o NULL: the folder's pipeline. */
 xf_status xf_engine_encode(xf_engine *e, const xf_batch *b, const xf_encode_options *o, float *out);
 
 /* Logits of each sequence's last token at the given vocabulary ids, without
- * computing the vocabulary at other positions: out [n_seqs, n_ids]. */
+ * computing the vocabulary at other positions (the last hidden rows times those
+ * lm_head rows, on the host in double): out [n_seqs, n_ids]. A headless
+ * checkpoint gives XF_ERR_UNSUPPORTED. */
 xf_status xf_engine_last_logits(xf_engine *e, const xf_batch *b, const int32_t *ids, int32_t n_ids,
                                 float *out);
 
@@ -243,7 +252,8 @@ xf_status xf_tokenizer_decode(const xf_tokenizer *t, const int32_t *ids, size_t 
  * (cross-encoders, "text_pair"). */
 xf_status xf_tokenizer_encode_pair(const xf_tokenizer *t, const char *a, size_t alen, const char *b,
                                    size_t blen, int add_special, int32_t **ids, size_t *n_ids);
-/* Id of a vocabulary or added token written exactly, or -1. */
+/* Id of a vocabulary or added token written exactly as in tokenizer.json
+ * ("yes", "Ġyes", "<|im_end|>"), or -1. */
 int32_t xf_tokenizer_token_id(const xf_tokenizer *t, const char *token);
 
 /* ---------------------------------------------------------------- text batches */
@@ -267,11 +277,15 @@ void xf_text_options_init(xf_text_options *o);
 typedef struct xf_tokens {
     int32_t *tokens;            /* [n_tokens] */
     int32_t *seq_lens;          /* [n_seqs] */
-    int32_t *prompt_lens;       /* [n_seqs] prompt tokens at the start of each sequence */
+    int32_t *prompt_lens;       /* [n_seqs] prompt tokens at the start of each sequence, as
+                                   sentence-transformers counts them: the prompt encoded alone
+                                   (special tokens included) minus one; 0 without a prompt */
     int32_t n_seqs;
     int64_t n_tokens;
 } xf_tokens;
-/* pairs: NULL, or [n] second texts encoded through the pair template. */
+/* pairs: NULL, or [n] second texts encoded through the pair template. Truncation
+ * happens before special tokens are added (they are kept); a pair is cut longest
+ * first. An empty result is an error naming the text. */
 xf_status xf_tokenize_texts(const xf_model *m, const xf_tokenizer *t, const char *const *texts,
                             const char *const *pairs, int32_t n, const xf_text_options *o,
                             xf_tokens *out);
@@ -280,8 +294,8 @@ void xf_tokens_free(xf_tokens *t);
 /* ---------------------------------------------------------------- reranking */
 
 /* How query/document relevance is scored. A *ForSequenceClassification model
- * scores (query, document) pairs with its head (sigmoid for one label, softmax's
- * last entry for two); a causal LM follows the Qwen3-Reranker recipe: the
+ * scores (query, document) pairs with its head through the tokenizer's pair
+ * template (sigmoid for one label, the softmax entry of label 1 for two); a causal LM follows the Qwen3-Reranker recipe: the
  * template below, then softmax over the last token's logits at yes/no -> P(yes). */
 typedef struct xf_rerank_options {
     const char *prefix;         /* NULL: the Qwen3-Reranker system/user prefix */
@@ -289,11 +303,15 @@ typedef struct xf_rerank_options {
     const char *instruction;    /* NULL: the Qwen3-Reranker default instruction */
     const char *yes_token;      /* NULL: "yes" */
     const char *no_token;       /* NULL: "no" */
-    int32_t raw_scores;         /* 1: logit(yes) - logit(no), or the head's raw logit */
+    int32_t raw_scores;         /* 1: logit(yes) - logit(no), or the head's raw logit
+                                   (two labels: logit 1 - logit 0) */
     int32_t truncate;           /* an xf_truncate for over-long pairs */
 } xf_rerank_options;
 void xf_rerank_options_init(xf_rerank_options *o);
-/* scores [n_docs]. */
+/* scores [n_docs]. The causal-LM recipe tokenizes prefix and suffix without
+ * special tokens and "<Instruct>: I\n<Query>: Q\n<Document>: D" with them, as
+ * the Qwen3-Reranker model card does; yes/no are looked up with
+ * xf_tokenizer_token_id. A head with more than two labels is XF_ERR_UNSUPPORTED. */
 xf_status xf_engine_rerank(xf_engine *e, const xf_tokenizer *t, const char *query,
                            const char *const *docs, int32_t n_docs, const xf_rerank_options *o,
                            float *scores);
