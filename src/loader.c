@@ -26,8 +26,6 @@ void xf_model_free(xf_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
-    free(m->rope_cos);
-    free(m->rope_sin);
     free(m->dir);
     xf_st_free(m->st);
     xf_config_free(&m->cfg);
@@ -205,11 +203,14 @@ cleanup:
     return st;
 }
 
-xf_status xf_model_build_rope(xf_model *m) {
+xf_status xf_rope_table(const xf_config *c, int32_t rows, float **cos_out, float **sin_out) {
     xf_status st = XF_OK;
-    const xf_config *c = &m->cfg;
     const int half = c->head_dim / 2;
     double *inv = NULL;
+    float *rc = NULL, *rs = NULL;
+    *cos_out = *sin_out = NULL;
+    XF_CHECK(rows >= 1 && rows <= c->max_pos, XF_ERR_INTERNAL, "rope table of %d rows for max_pos %d", rows,
+             c->max_pos);
     XF_ALLOC(inv, half);
     for (int j = 0; j < half; j++) {
         inv[j] = pow(c->rope_theta, -(2.0 * j) / c->head_dim);
@@ -226,17 +227,21 @@ xf_status xf_model_build_rope(xf_model *m) {
             }
         }
     }
-    size_t n = (size_t)c->max_pos * (size_t)half;
-    XF_ALLOC(m->rope_cos, n);
-    XF_ALLOC(m->rope_sin, n);
-    for (int64_t p = 0; p < c->max_pos; p++)
+    size_t n = (size_t)rows * (size_t)half;
+    XF_ALLOC(rc, n ? n : 1);
+    XF_ALLOC(rs, n ? n : 1);
+    for (int64_t p = 0; p < rows; p++)
         for (int j = 0; j < half; j++) {
             double a = (double)p * inv[j];
-            m->rope_cos[p * half + j] = (float)cos(a);
-            m->rope_sin[p * half + j] = (float)sin(a);
+            rc[p * half + j] = (float)cos(a);
+            rs[p * half + j] = (float)sin(a);
         }
+    *cos_out = rc, *sin_out = rs;
+    rc = rs = NULL;
 cleanup:
     free(inv);
+    free(rc);
+    free(rs);
     return st;
 }
 
@@ -306,7 +311,6 @@ xf_status xf_model_open(const char *dir, xf_model **out) {
     if (!m->lm_head.data && c->num_labels == 0 && c->tie_embeddings) m->lm_head = m->embed;
     XF_TRY(check_extra_tensors(m, prefix, m->n_files));
     XF_TRY(xf_st_load(m));
-    XF_TRY(xf_model_build_rope(m));
     xf_model_count_params(m);
     *out = m;
     m = NULL;

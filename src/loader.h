@@ -5,8 +5,11 @@
 
 #include "model.h"
 
-/* Fills m->rope_cos / m->rope_sin from m->cfg (double precision). */
-xf_status xf_model_build_rope(struct xf_model *m);
+/* The RoPE table of config c for positions [0, rows): *cos and *sin malloc'ed
+ * [rows, D/2] each, angle(p, j) = p * inv_freq[j] computed in double precision.
+ * rows must be in [1, max_pos]. Backends size it by the longest sequence they
+ * run (grown when a longer one comes), not by max_position_embeddings. */
+xf_status xf_rope_table(const xf_config *c, int32_t rows, float **cos_out, float **sin_out);
 /* Recomputes m->n_params and m->weight_dtype from the bound tensors. */
 void xf_model_count_params(struct xf_model *m);
 

@@ -90,10 +90,8 @@ struct xf_model {
     xf_tensor lm_head;      /* [V, H]: embed when tied; absent for classifiers without one */
     xf_tensor score;        /* [L, H] or absent */
     xf_layer *layers;       /* [n_layers] */
-    /* RoPE table computed once in double precision, shared by every backend:
-     * rope_cos/rope_sin [max_pos, D/2]; angle(p, j) = p * inv_freq[j]. */
-    float *rope_cos;
-    float *rope_sin;
+    /* No RoPE table: each engine makes one (xf_rope_table, loader.h) for the
+     * positions its batches reach, never for max_position_embeddings up front. */
     /* Ownership of what the tensors point into. */
     struct xf_st_file **files;
     int32_t n_files;

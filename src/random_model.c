@@ -151,7 +151,6 @@ xf_status xf_model_random(const char *shape, xf_dtype weight_dtype, uint64_t see
     }
     if (c->tie_embeddings) m->lm_head = m->embed;
     else XF_TRY(linear(m, type, c->vocab, H, ++k, &m->lm_head));
-    XF_TRY(xf_model_build_rope(m));
     xf_model_count_params(m);
     *out = m;
     m = NULL;

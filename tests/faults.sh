@@ -158,5 +158,19 @@ print(len(rows), "rows, labels round-trip")
 PY
 then ok "classify --jsonl with quoted and multi-line labels"; else bad "classify --jsonl with quoted and multi-line labels"; fi
 
+# ---- max_position_embeddings of 2^24: no RoPE table for 2^24 positions (2 GiB for this
+# model) before any input is seen; the run fits in 1 GB of address space
+lc=$work/long-context
+mkdir -p "$lc"
+ln -s "$model/model.safetensors" "$lc/model.safetensors"
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1])); c["max_position_embeddings"] = 1 << 24
+json.dump(c, open(sys.argv[2], "w"))' "$model/config.json" "$lc/config.json"
+if out=$( (ulimit -v 1000000; "$xfwd" hidden --model "$lc" --input "$work/in.jsonl" --output "$work/lc.npy" --backend cpu) 2>&1) &&
+   cmp=$(python3 "$here/golden_tool.py" compare "$work/lc.npy" "$model" hidden 1e-5 2>&1); then
+  ok "max_position_embeddings 2^24 in 1 GB of address space: $cmp"
+else bad "max_position_embeddings 2^24 in 1 GB of address space: $out $cmp"; fi
+
 [ $fail -eq 0 ] && echo "faults: all passed"
 exit $fail

@@ -11,6 +11,7 @@
 #include "cpu_forward.h"
 #include "ref_ops.h"
 #include "../adapter.h"
+#include "../loader.h"
 
 void xf_cpu_scratch_free(cpu_scratch *s) {
     free(s->x), free(s->xn), free(s->q), free(s->k), free(s->v);
@@ -50,6 +51,23 @@ static xf_status scratch_reserve(cpu_state *cs, int64_t T, int32_t B) {
     s->capacity = cap;
     if (s->bytes > cs->peak) cs->peak = s->bytes;
     (void)B;
+    return XF_OK;
+}
+
+/* The RoPE table covers positions [0, max_seq_len): grown (at least doubled, at most
+ * max_pos rows) when a longer sequence comes; never sized by max_pos up front. */
+static xf_status rope_reserve(cpu_state *cs, int32_t max_seq_len) {
+    const int32_t max_pos = cs->model->cfg.max_pos;
+    if (max_seq_len <= cs->rope_rows) return XF_OK;
+    int32_t rows = cs->rope_rows > max_pos / 2 ? max_pos : 2 * cs->rope_rows;
+    if (rows < max_seq_len) rows = max_seq_len;
+    if (rows < 256 && max_pos >= 256) rows = 256;
+    if (rows > max_pos) rows = max_pos;
+    float *c = NULL, *s = NULL;
+    xf_status st = xf_rope_table(&cs->model->cfg, rows, &c, &s);
+    if (st != XF_OK) return st;
+    free(cs->rope_cos), free(cs->rope_sin);
+    cs->rope_cos = c, cs->rope_sin = s, cs->rope_rows = rows;
     return XF_OK;
 }
 
@@ -101,9 +119,9 @@ static xf_status run_layer(cpu_state *cs, const xf_plan *p, int l, float *normw)
         to_f32(&L->q_norm, qn);
         to_f32(&L->k_norm, kn);
     }
-    const xf_model *m = cs->model;
-    xf_ref_qknorm_rope(s->q, qn, eps, p->positions, T, NH, D, m->rope_cos, m->rope_sin);
-    xf_ref_qknorm_rope(s->k, kn, eps, p->positions, T, NKV, D, m->rope_cos, m->rope_sin);
+    /* positions < p->max_seq_len <= cs->rope_rows (rope_reserve) */
+    xf_ref_qknorm_rope(s->q, qn, eps, p->positions, T, NH, D, cs->rope_cos, cs->rope_sin);
+    xf_ref_qknorm_rope(s->k, kn, eps, p->positions, T, NKV, D, cs->rope_cos, cs->rope_sin);
     cs->k->attention(cs->ctx, s->q, Q, s->k, KV, s->v, KV, s->att, p->seq_start, p->n_seqs, NH, NKV, D,
                      xf_config_mask(c, l));
     cs->k->linear(cs->ctx, s->att, &L->wo, NULL, s->x, T, Q, H, 1);
@@ -153,6 +171,7 @@ xf_status xf_cpu_forward(cpu_state *cs, const xf_plan *p) {
     const int H = c->hidden;
     float *normw = NULL;
     XF_TRY(scratch_reserve(cs, T, p->n_seqs));
+    XF_TRY(rope_reserve(cs, p->max_seq_len));
     XF_ALLOC(normw, H > 2 * c->head_dim ? H : 2 * c->head_dim);
     cpu_scratch *s = &cs->s;
     for (int64_t t = 0; t < T; t++) xf_tensor_to_f32(&cs->embed, (int64_t)p->tokens[t] * H, H, s->x + t * H);
@@ -262,6 +281,8 @@ cleanup:
 
 void xf_cpu_state_free(cpu_state *cs) {
     xf_cpu_scratch_free(&cs->s);
+    free(cs->rope_cos);
+    free(cs->rope_sin);
     for (int i = 0; i < cs->n_owned; i++) free(cs->owned[i]);
     free(cs->owned);
     free(cs->own_layers);

@@ -46,6 +46,8 @@ typedef struct cpu_state {
     const cpu_kernels *k;
     void *ctx;
     cpu_scratch s;              /* used under lock */
+    float *rope_cos, *rope_sin; /* [rope_rows, D/2], grown to the longest sequence seen (under lock) */
+    int32_t rope_rows;
     pthread_mutex_t lock;       /* held by each forward (xf_cpu_forward_op) */
     size_t peak;
     xf_layer *own_layers;       /* converted/merged layer table, or NULL */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../loader.h"
 #include "cuda_check.h"
 #include "cuda_state.h"
 
@@ -31,6 +32,7 @@ static int64_t max3(int64_t a, int64_t b, int64_t c) { return a > b ? (a > c ? a
 
 xf_status xfc_scratch_alloc(xfc_state *s, int t_cap, int b_cap) {
     xf_status st = XF_OK;
+    float *rope_cos = NULL, *rope_sin = NULL;
     const size_t es = xfc_type_size(s->act);
     const int64_t wa = max3(s->H, (int64_t)s->NH * s->D, s->I), wb = s->Nqkv > 2 * s->I ? s->Nqkv : 2 * s->I;
     s->t_cap = t_cap, s->b_cap = b_cap;
@@ -52,12 +54,25 @@ xf_status xfc_scratch_alloc(xfc_state *s, int t_cap, int b_cap) {
     CUDA_CHECK(cudaHostAlloc((void **)&s->meta_host, sizeof(int32_t) * (size_t)L->total, cudaHostAllocDefault));
     s->sort_tmp = calloc((size_t)s->tiles_cap * 2 + 1, sizeof(int32_t));
     XF_CHECK(s->sort_tmp, XF_ERR_NO_MEMORY, "out of host memory");
+    /* RoPE for positions [0, min(max_pos, t_cap)): every position of a chunk (padding
+     * included, (t - T) % max_pos < Tb <= t_cap) is below both. Made again when the
+     * scratch grows (the graphs that captured the old table are dropped first). */
+    const int32_t max_pos = s->model->cfg.max_pos, rows = t_cap < max_pos ? t_cap : max_pos;
+    const size_t rope_bytes = sizeof(float) * (size_t)rows * (size_t)(s->D / 2);
+    XF_TRY(xf_rope_table(&s->model->cfg, rows, &rope_cos, &rope_sin));
+    XF_TRY(xfc_malloc(s, (void **)&s->rope_cos, rope_bytes, "rope cos"));
+    XF_TRY(xfc_malloc(s, (void **)&s->rope_sin, rope_bytes, "rope sin"));
+    CUDA_CHECK(cudaMemcpy(s->rope_cos, rope_cos, rope_bytes, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(s->rope_sin, rope_sin, rope_bytes, cudaMemcpyHostToDevice));
 cleanup:
+    free(rope_cos);
+    free(rope_sin);
     return st;
 }
 
 void xfc_scratch_free(xfc_state *s) {
-    void *dev[] = {s->x, s->bufa, s->bufb, s->lora_tmp, s->meta_dev, s->pooled, s->cls, s->logits};
+    void *dev[] = {s->x, s->bufa, s->bufb, s->lora_tmp, s->meta_dev, s->pooled, s->cls, s->logits,
+                   s->rope_cos, s->rope_sin};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) xfc_free(s, dev[i]);
     if (s->meta_host) cudaFreeHost(s->meta_host);
@@ -65,6 +80,7 @@ void xfc_scratch_free(xfc_state *s) {
     s->x = s->pooled = s->cls = s->logits = NULL;
     s->bufa = s->bufb = s->lora_tmp = NULL;
     s->meta_dev = s->meta_host = s->sort_tmp = NULL;
+    s->rope_cos = s->rope_sin = NULL;
     s->t_cap = s->b_cap = 0;
 }
 

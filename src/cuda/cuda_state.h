@@ -95,7 +95,7 @@ typedef struct xfc_state {
     void *lm_head;          /* [V, H] act type; == embed when tied; NULL without one */
     float *final_norm;      /* [H] */
     float *score;           /* [L, H] or NULL */
-    float *rope_cos, *rope_sin; /* [max_pos, D/2] */
+    float *rope_cos, *rope_sin; /* [min(max_pos, t_cap), D/2], made with the scratch */
     /* adapters applied per sequence (not merged) */
     int n_adapters;
     xfc_lora *lora;         /* [n_adapters][n_layers][XFC_G_COUNT] */

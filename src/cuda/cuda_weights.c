@@ -196,11 +196,7 @@ xf_status xfc_upload_weights(xfc_state *s, const xf_backend_config *cfg) {
     else if (m->lm_head.data) XF_TRY(new_tensor(s, &sg, &m->lm_head, (int64_t)s->V * H, s->act, "lm_head", &s->lm_head));
     XF_TRY(new_vector(s, &sg, &m->final_norm, H, "norm", &s->final_norm));
     if (m->score.data) XF_TRY(new_vector(s, &sg, &m->score, (int64_t)s->L * H, "score", &s->score));
-    const int64_t rope_n = (int64_t)m->cfg.max_pos * (D / 2);
-    XF_TRY(xfc_malloc(s, (void **)&s->rope_cos, sizeof(float) * (size_t)rope_n, "rope cos"));
-    XF_TRY(xfc_malloc(s, (void **)&s->rope_sin, sizeof(float) * (size_t)rope_n, "rope sin"));
-    XF_TRY(put_f32(&sg, s->rope_cos, 0, m->rope_cos, rope_n, XFC_F32));
-    XF_TRY(put_f32(&sg, s->rope_sin, 0, m->rope_sin, rope_n, XFC_F32));
+    /* the RoPE table is made with the scratch, for t_cap positions (cuda_forward.c) */
     CUDA_CHECK(cudaStreamSynchronize(s->stream));
 cleanup:
     stager_free(&sg);

@@ -141,6 +141,7 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
     vkx_ctx *c = e->c;
     e->tcap = tokens;
     VkDeviceSize T = e->tcap;
+    XF_TRY(vkx_rope_upload(c, e->cfg.model, tokens, &e->w));  /* positions < tcap */
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->x));
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->xn));
     if (!e->qkv16_on) XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 4, 0, &e->qkv));

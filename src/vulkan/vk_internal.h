@@ -399,7 +399,7 @@ typedef struct vkx_model {
     int lm_tied;
     vkx_weight score;       /* [L, H] fp32 or empty */
     vkx_buffer final_norm;  /* [H] */
-    vkx_buffer rope_cos, rope_sin; /* [max_pos, D/2] */
+    vkx_buffer rope_cos, rope_sin; /* [min(max_pos, tcap), D/2] (vkx_rope_upload) */
     vkx_layer *layers;      /* [n_layers] */
     int n_layers;
     vkx_lora *lora;         /* [n_adapters][n_layers][XF_MOD_COUNT] when not merged, else NULL */
@@ -420,6 +420,9 @@ typedef struct vkx_layout {
 xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, const vkx_layout *lay,
                            vkx_model *vm);
 void vkx_model_free(vkx_ctx *c, vkx_model *vm);
+/* (Re)makes vm's RoPE table for positions [0, min(rows, max_pos)); the engine calls
+ * it with its token capacity, which bounds every position of a chunk. */
+xf_status vkx_rope_upload(vkx_ctx *c, const xf_model *m, uint32_t rows, vkx_model *vm);
 
 /* ------------------------------------------------------------------ engine */
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../loader.h"
 #include "vk_internal.h"
 
 xf_status vkx_buffer_from(vkx_ctx *c, const void *src, size_t bytes, vkx_buffer *b) {
@@ -328,12 +329,27 @@ xf_status vkx_model_upload(vkx_ctx *c, const xf_backend_config *cfg, vkx_wt wt, 
         XF_TRY(upload_fused(c, &fs, &vm->score));
     }
     XF_TRY(upload_vector(c, &m->final_norm, &vm->final_norm));
-    size_t rope = (size_t)mc->max_pos * (size_t)(mc->head_dim / 2) * 4;
-    XF_TRY(vkx_buffer_from(c, m->rope_cos, rope, &vm->rope_cos));
-    XF_TRY(vkx_buffer_from(c, m->rope_sin, rope, &vm->rope_sin));
+    /* the RoPE table is made with the scratch, for its token capacity (vkx_rope_upload) */
     for (int l = 0; l < mc->n_layers; l++) XF_TRY(upload_layer(c, cfg, wt, lay, l, &vm->layers[l]));
     if (!cfg->merge && cfg->n_adapters > 0) XF_TRY(upload_loras(c, cfg, vm));
 cleanup:
+    return st;
+}
+
+xf_status vkx_rope_upload(vkx_ctx *c, const xf_model *m, uint32_t rows, vkx_model *vm) {
+    xf_status st = XF_OK;
+    float *rc = NULL, *rs = NULL;
+    const uint32_t max_pos = (uint32_t)m->cfg.max_pos;
+    if (rows > max_pos) rows = max_pos;
+    vkx_buffer_destroy(c, &vm->rope_cos);
+    vkx_buffer_destroy(c, &vm->rope_sin);
+    XF_TRY(xf_rope_table(&m->cfg, (int32_t)rows, &rc, &rs));
+    size_t bytes = (size_t)rows * (size_t)(m->cfg.head_dim / 2) * 4;
+    XF_TRY(vkx_buffer_from(c, rc, bytes, &vm->rope_cos));
+    XF_TRY(vkx_buffer_from(c, rs, bytes, &vm->rope_sin));
+cleanup:
+    free(rc);
+    free(rs);
     return st;
 }
 
