@@ -11,14 +11,20 @@
  * in DIR: first with the cache file removed (cold), then with the file the
  * first run wrote (warm).
  *   xfwd_vulkan_bench --shape qwen3-4b --dtype f16 --batch 16 --seq 512 [--iters 10] [--warmup 2]
+ *   xfwd_vulkan_bench --shape qwen3-4b --dtype f16 (--mixed N | --lengths FILE) [--max-batch-tokens 16384]
  *   xfwd_vulkan_bench --shape qwen3-0.6b --dtype f16 --startup DIR
  *   xfwd_vulkan_bench --dtype f16 --gemm ["M,N,K[,g] ..."] [--variants ...] [--iters N]
  * --gemm times the multiply kernels alone on random data (default: the four
  * multiplies of Qwen3-4B at 16 × 512 tokens; ",g" = gate|up with SwiGLU fused),
  * once per --variants setting, and prints TFLOP/s per shape and their total
  * (the median of five rounds; XFWD_VK_GEMM_SPREAD=1 prints every round).
- * FLOPs: 2 × linear parameters (embedding and lm_head excluded) per token, plus
- * causal attention 4 · S(S+1)/2 · n_heads · head_dim per sequence and layer. */
+ * --mixed N (bench_util.h's log-normal mix, 8–2048 tokens) and --lengths FILE (one
+ * length per line) are real-traffic workloads: sequences packed in input order into
+ * forwards of at most --max-batch-tokens tokens (default 16384), no padding; times
+ * are then per pass over every forward (device times summed).
+ * FLOPs (bench_util.h, xb_forward_flops): 2 × linear parameters (embedding and
+ * lm_head excluded) per real token, plus causal attention 4 · S(S+1)/2 · n_heads ·
+ * head_dim per sequence and layer, summed over sequences. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <math.h>
@@ -77,83 +83,102 @@ static int startup(const xf_model *m, xf_dtype dtype, const char *dir, const cha
 
 typedef struct bench_args {
     const xf_model *m;
-    const char *shape, *dtype_name, *variant;
+    const char *shape, *dtype_name, *variant, *lengths;
     xf_dtype dtype;
-    int batch, seq, iters, warmup;
+    int batch, seq, iters, warmup, mixed, budget;
     double t_model;
 } bench_args;
+
+/* One pass: every forward of the workload; adds the device and wall seconds. 0 on success. */
+static int run_pass(xf_engine *e, const xb_workload *w, const int32_t *tokens, const int32_t *chunk,
+                    const int64_t *base, int32_t n_fwd, float *out, double *dev, double *wall) {
+    for (int32_t f = 0; f < n_fwd; f++) {
+        xf_batch bt = {.tokens = tokens + base[f], .seq_lens = w->lens + chunk[f], .n_seqs = chunk[f + 1] - chunk[f]};
+        double t0 = xb_now_s();
+        if (xf_engine_hidden(e, &bt, out) != XF_OK) return fail("forward");
+        *wall += xb_now_s() - t0;
+        *dev += xf_vk_last_forward_ms() * 1e-3;
+    }
+    return 0;
+}
 
 /* One engine on the model: create, warm up, time; 0 on success. */
 static int bench_engine(const bench_args *a) {
     xf_model_info info;
     xf_model_get_info(a->m, &info);
-    const int64_t T = (int64_t)a->batch * a->seq;
+    xb_workload w;
+    char err[512], desc[256];
+    if (xb_workload_make(&w, a->batch, a->seq, a->mixed, a->lengths, info.max_position, err, sizeof err)) {
+        fprintf(stderr, "xfwd_vulkan_bench: %s\n", err);
+        return 2;
+    }
+    const int64_t T = w.tokens;
+    /* B × S: one forward of up to 8192 tokens, as always; traffic: the token budget */
+    const int budget = a->budget ? a->budget : w.traffic ? XB_TRAFFIC_BUDGET : (int)(T > 8192 ? 8192 : T);
     xf_engine *e = NULL;
     int rc = 1;
-    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)T), *lens = malloc(sizeof(int32_t) * (size_t)a->batch);
-    float *out = malloc(sizeof(float) * (size_t)T * (size_t)info.hidden_size);
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)T), *chunk = malloc(sizeof(int32_t) * (size_t)(w.n + 1));
+    int64_t *base = malloc(sizeof(int64_t) * (size_t)(w.n + 1));
     double *dev = malloc(sizeof(double) * (size_t)a->iters), *wall = malloc(sizeof(double) * (size_t)a->iters);
-    if (!tokens || !lens || !out || !dev || !wall) {
+    float *out = NULL;
+    if (!tokens || !chunk || !base || !dev || !wall) {
         fprintf(stderr, "xfwd_vulkan_bench: out of host memory\n");
         goto done;
     }
-    uint64_t s = 0x9e3779b97f4a7c15ull;
-    for (int64_t t = 0; t < T; t++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        tokens[t] = (int32_t)(s % (uint64_t)info.vocab_size);
+    const int32_t n_fwd = xb_pack(w.lens, w.n, budget, chunk);
+    const int64_t max_fwd = xb_forward_bases(w.lens, chunk, n_fwd, base);
+    out = malloc(sizeof(float) * (size_t)max_fwd * (size_t)info.hidden_size);  /* [largest forward, H] */
+    if (!out) {
+        fprintf(stderr, "xfwd_vulkan_bench: out of host memory\n");
+        goto done;
     }
-    for (int b = 0; b < a->batch; b++) lens[b] = a->seq;
-    xf_batch bt = {.tokens = tokens, .seq_lens = lens, .n_seqs = a->batch};
+    xb_random_tokens(tokens, T, info.vocab_size);
     xf_engine_options eo;
     xf_engine_options_init(&eo);
     eo.backend = XF_BACKEND_VULKAN;
     eo.dtype = a->dtype;
-    eo.max_tokens = (int32_t)(T > 8192 ? 8192 : T);
+    eo.max_tokens = (int32_t)max_fwd;
     double t_create = xb_now_s();
     if (xf_engine_create(a->m, &eo, &e) != XF_OK) {
         fail("engine create");
         goto done;
     }
     t_create = xb_now_s() - t_create;
-    double t_warm = xb_now_s();
+    double t_warm = xb_now_s(), dsum = 0, wsum = 0;
     for (int i = 0; i < a->warmup; i++)
-        if (xf_engine_hidden(e, &bt, out) != XF_OK) {
-            fail("forward");
-            goto done;
-        }
+        if (run_pass(e, &w, tokens, chunk, base, n_fwd, out, &dsum, &wsum)) goto done;
     t_warm = xb_now_s() - t_warm;
-    for (int i = 0; i < a->iters; i++) {
-        double t0 = xb_now_s();
-        if (xf_engine_hidden(e, &bt, out) != XF_OK) {
-            fail("forward");
-            goto done;
-        }
-        wall[i] = xb_now_s() - t0;
-        dev[i] = xf_vk_last_forward_ms() * 1e-3;
-    }
     long long bad = 0;
-    for (int64_t i = 0; i < T * info.hidden_size; i++) bad += !isfinite(out[i]);
-    const double D = info.head_dim, NH = info.n_heads, NKV = info.n_kv_heads, H = info.hidden_size,
-                 I = info.intermediate_size;
-    double linear = info.n_layers * (H * NH * D * 2 + H * NKV * D * 2 + 3 * H * I);
-    double flops = 2.0 * linear * (double)T +
-                   info.n_layers * 4.0 * NH * D * ((double)a->seq * (a->seq + 1) / 2) * a->batch;
+    for (int i = 0; i < a->iters; i++) {
+        dev[i] = wall[i] = 0;
+        if (run_pass(e, &w, tokens, chunk, base, n_fwd, out, &dev[i], &wall[i])) goto done;
+    }
+    const int64_t last_rows = base[n_fwd] - base[n_fwd - 1];  /* out holds the last forward's [rows, H] */
+    for (int64_t i = 0; i < last_rows * info.hidden_size; i++) bad += !isfinite(out[i]);
+    double flops = xb_forward_flops(info.n_layers, info.hidden_size, info.intermediate_size, info.n_heads,
+                                    info.n_kv_heads, info.head_dim, w.lens, w.n, info.causal, info.sliding_window);
     double td = xb_median(dev, a->iters), tw = xb_median(wall, a->iters);
     if (td <= 0) td = tw; /* no timestamps on this device */
     double peak = (double)xf_engine_peak_memory(e) / 1048576.0;
-    printf("shape %s, dtype %s, %d x %d = %lld tokens; model %.1f s, create %.2f s, warm-up %.2f s%s%s\n", a->shape,
-           a->dtype_name, a->batch, a->seq, (long long)T, a->t_model, t_create, t_warm,
-           a->variant ? "; variant " : "", a->variant ? a->variant : "");
+    xb_workload_describe(&w, desc, sizeof desc);
+    printf("shape %s, dtype %s, workload %s: %s; model %.1f s, create %.2f s, warm-up %.2f s%s%s\n", a->shape,
+           a->dtype_name, w.name, desc, a->t_model, t_create, t_warm, a->variant ? "; variant " : "",
+           a->variant ? a->variant : "");
+    printf("forwards        %d of <= %d tokens (input order, no padding; largest %lld)\n", n_fwd, budget,
+           (long long)max_fwd);
     printf("device          %s\n", xf_vk_device_summary());
     printf("device          median %8.3f ms  %9.0f tok/s  %6.1f TFLOP/s\n", td * 1e3, T / td, flops / td / 1e12);
     printf("host wall       median %8.3f ms  %9.0f tok/s  %6.1f TFLOP/s\n", tw * 1e3, T / tw, flops / tw / 1e12);
     printf("memory          engine peak %.0f MiB; non-finite outputs %lld\n", peak, bad);
-    printf("RESULT backend=vulkan shape=%s dtype=%s batch=%d seq=%d tok_s=%.0f tflops=%.1f e2e_tok_s=%.0f "
+    printf("RESULT backend=vulkan traffic=%s shape=%s dtype=%s", w.name, a->shape, a->dtype_name);
+    if (!w.traffic) printf(" batch=%d seq=%d", a->batch, a->seq);
+    printf(" seqs=%d tokens=%lld max_batch_tokens=%d forwards=%d tok_s=%.0f tflops=%.1f e2e_tok_s=%.0f "
            "peak_mib=%.0f create_s=%.2f nonfinite=%lld%s%s\n",
-           a->shape, a->dtype_name, a->batch, a->seq, T / td, flops / td / 1e12, T / tw, peak, t_create, bad,
+           w.n, (long long)T, budget, n_fwd, T / td, flops / td / 1e12, T / tw, peak, t_create, bad,
            a->variant ? " variant=" : "", a->variant ? a->variant : "");
     if (getenv("XFWD_VK_PROFILE")) { /* per-shader device time of one more forward */
         xf_vk_profile_report();
+        xf_batch bt = {.tokens = tokens, .seq_lens = w.lens, .n_seqs = chunk[1]};
         if (xf_engine_hidden(e, &bt, out) != XF_OK) {
             fail("forward");
             goto done;
@@ -163,7 +188,8 @@ static int bench_engine(const bench_args *a) {
     if (*xf_vk_pipeline_stats()) printf("pipeline statistics (XFWD_VK_PIPE_STATS=1):\n%s", xf_vk_pipeline_stats());
     rc = bad ? 1 : 0;
 done:
-    free(tokens), free(lens), free(out), free(dev), free(wall);
+    xb_workload_free(&w);
+    free(tokens), free(chunk), free(base), free(out), free(dev), free(wall);
     xf_engine_free(e);
     return rc;
 }
@@ -253,13 +279,17 @@ static int gemm_bench(xf_dtype dtype, const char *shapes, const char *variants, 
 int main(int argc, char **argv) {
     bench_args a = {.shape = "qwen3-4b", .dtype_name = "f16", .dtype = XF_DTYPE_F16, .batch = 16, .seq = 512,
                     .iters = 10, .warmup = 2};
+    int sized = 0;
     const char *startup_dir = NULL, *tiles = NULL, *variants = NULL, *gemm = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc) a.shape = argv[++i];
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !xb_parse_dtype(argv[i + 1], &a.dtype))
             a.dtype_name = argv[++i];
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) a.batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seq") && i + 1 < argc) a.seq = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) a.batch = atoi(argv[++i]), sized = 1;
+        else if (!strcmp(argv[i], "--seq") && i + 1 < argc) a.seq = atoi(argv[++i]), sized = 1;
+        else if (!strcmp(argv[i], "--mixed") && i + 1 < argc) a.mixed = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lengths") && i + 1 < argc) a.lengths = argv[++i];
+        else if (!strcmp(argv[i], "--max-batch-tokens") && i + 1 < argc) a.budget = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) a.iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) a.warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--startup") && i + 1 < argc) startup_dir = argv[++i];
@@ -269,13 +299,15 @@ int main(int argc, char **argv) {
             gemm = i + 1 < argc && argv[i + 1][0] != '-' ? argv[++i] : gemm_default;
         else {
             fprintf(stderr, "usage: xfwd_vulkan_bench [--shape S] [--dtype f32|tf32|bf16|f16] [--batch B] [--seq S] "
-                            "[--iters N] [--warmup N] [--startup CACHE_DIR] [--cm-tiles \"BM,BN,BK,WM,WN ...\"] "
+                            "[--mixed N | --lengths FILE] [--max-batch-tokens N] [--iters N] [--warmup N] [--startup CACHE_DIR] [--cm-tiles \"BM,BN,BK,WM,WN ...\"] "
                             "[--variants \"NAME=VALUE[;NAME=VALUE] ...\"] [--gemm [\"M,N,K[,g] ...\"]]\n");
             return 2;
         }
     }
-    if (a.batch < 1 || a.seq < 1 || a.iters < 1 || a.warmup < 0)
+    if (a.batch < 1 || a.seq < 1 || a.iters < 1 || a.warmup < 0 || a.mixed < 0 || a.budget < 0)
         return fprintf(stderr, "xfwd_vulkan_bench: bad sizes\n"), 2;
+    if ((a.mixed > 0) + (a.lengths != NULL) + sized > 1)
+        return fprintf(stderr, "xfwd_vulkan_bench: give one of --batch/--seq, --mixed N, --lengths FILE\n"), 2;
     if (gemm) return gemm_bench(a.dtype, gemm, variants, a.iters);
     xf_model *m = NULL;
     double t0 = xb_now_s();

@@ -9,6 +9,11 @@
 # Environment: OUT (logs; default /tmp/xfwd-gpu); XF_TESTS, XF_SANITIZE, XF_BENCH,
 # XF_PEERS, XF_COMPILE = 0 skip a part; XF_BENCH_ARGS extra xfwd_cuda_bench arguments;
 # XF_SHAPES "shape:dtype:batch:seq ..." overrides the benchmark list.
+# Real traffic (off by default): XF_TRAFFIC = 1 (all), or a comma list of xfwd (xfwd_cuda_bench
+# and the CLI), peers (HF eager SDPA), compile (HF torch.compile, dynamic shapes) runs the
+# mixed-length and long-sequence workloads of bench/cuda-h100.md ("Real traffic") and prints
+# their table last; XF_TRAFFIC_LIST "shape:workload ..." (workload mixed:N, lengths:FILE or BxS)
+# overrides its list, XF_TRAFFIC_BUDGET (16384) xfwd's tokens per forward.
 set -uo pipefail
 build=${1:-build-cuda-carry}
 out=${OUT:-/tmp/xfwd-gpu}
@@ -98,6 +103,54 @@ if [ "${XF_PEERS:-1}" = 1 ]; then
   fi
 fi
 
+# ---------------------------------------------------------------- real traffic
+# Mixed-length traffic and long single sequences (bench/cuda-h100.md, "Real traffic"):
+# xfwd packs sequences in input order into forwards of <= XF_TRAFFIC_BUDGET tokens with no
+# padding; the peers batch them as sentence-transformers does (sorted by length, batches
+# of 32 padded to their longest). One python process per shape runs its workloads in turn.
+traffic=${XF_TRAFFIC:-0}
+want() { [ "$traffic" = 1 ] || [[ ",$traffic," == *",$1,"* ]]; }
+tlist=${XF_TRAFFIC_LIST:-"qwen3-4b:mixed:2000 qwen3-0.6b:mixed:2000 qwen3-4b:1x8192 qwen3-4b:1x32768 qwen3-4b:4x2048"}
+budget=${XF_TRAFFIC_BUDGET:-16384}
+tlog=$out/traffic.log
+if [ "$traffic" != 0 ]; then
+  if want xfwd; then
+    for t in $tlist; do
+      shape=${t%%:*} w=${t#*:}
+      case $w in  # the workload as flags, and enough runs for a stable median inside ~1 minute
+        mixed:*) flags="--mixed ${w#mixed:} --max-batch-tokens $budget" runs="--iters 3 --warmup 1" cli=1 ;;
+        lengths:*) flags="--lengths ${w#lengths:} --max-batch-tokens $budget" runs="--iters 3 --warmup 1" cli=1 ;;
+        *x*) flags="--batch ${w%%x*} --seq ${w#*x}" cli=0
+             if [ "${w#*x}" -gt 8192 ]; then runs="--iters 5 --warmup 1"; else runs="--iters 10 --warmup 2"; fi ;;
+        *) echo "FAILED rc=bad-workload $t" >>"$tlog"; continue ;;
+      esac
+      echo "== xfwd_cuda_bench $shape bf16 $w" >>"$tlog"
+      timeout 300 "$build/xfwd_cuda_bench" --shape "$shape" --dtype bf16 $flags $runs >>"$tlog" 2>&1 ||
+        echo "FAILED rc=$? xfwd_cuda_bench $shape $w" >>"$tlog"
+      if [ "$cli" = 1 ] && [ -x "$build/xfwd" ] && [ "${XF_TRAFFIC_CLI:-1}" = 1 ]; then
+        echo "== xfwd bench $shape bf16 $w" >>"$tlog"  # the CLI: wall clock, every result copied to the host
+        timeout 300 "$build/xfwd" bench --backend cuda --dtype bf16 --shape "$shape" $flags --iters 2 --warmup 1 \
+          >>"$tlog" 2>&1 || echo "FAILED rc=$? xfwd bench $shape $w" >>"$tlog"
+      fi
+    done
+  fi
+  for impl in peers compile; do
+    want $impl || continue
+    for shape in $(for t in $tlist; do echo "${t%%:*}"; done | awk '!seen[$0]++'); do
+      ws=$(for t in $tlist; do [ "${t%%:*}" = "$shape" ] && echo "${t#*:}"; done)
+      if [ $impl = compile ]; then  # compiling a 32k forward as well does not fit the visit: 8k and below
+        ws=$(for w in $ws; do case $w in mixed:* | lengths:*) echo "$w" ;;
+          *x*) [ "${w#*x}" -le 8192 ] && [ "${w%%x*}" = 1 ] && echo "$w" ;; esac; done)
+        [ -n "$ws" ] || continue
+      fi
+      echo "== peer_hf.py $impl $shape: $(echo $ws)" >>"$tlog"
+      PYTHONUNBUFFERED=1 timeout 420 python3 bench/peer_hf.py --shape "$shape" --dtype bf16 \
+        $([ $impl = compile ] && echo --compile) --workloads $ws --max-seconds 30 >>"$tlog" 2>&1 ||
+        echo "PEER-FAILED rc=$? $impl $shape" >>"$tlog"
+    done
+  done
+fi
+
 # ---------------------------------------------------------------- table
 {
   echo
@@ -115,4 +168,21 @@ fi
     done
   done
   grep -hE "PEER-FAILED|FAILED rc" "$out/bench.log" "$out/peer.log" 2>/dev/null
+  if [ -f "$tlog" ]; then  # real traffic: tokens/s of REAL tokens; padded = rows computed
+    echo
+    printf '%-13s %-10s %-15s %5s %9s %10s %6s %10s %10s %8s %6s %9s\n' workload shape impl seqs real_tok padded_tok \
+      pad% tok/s e2e_tok/s TFLOP/s %peak peak_MiB
+    grep -hE '^(RESULT|PEER) ' "$tlog" | while read -r kind rest; do
+      declare -A kv=()
+      for p in $rest; do kv[${p%%=*}]=${p#*=}; done
+      impl=${kv[impl]:-xfwd-graph}
+      pad=-
+      [ -n "${kv[padded_tokens]:-}" ] && pad=$(awk -v p="${kv[padded_tokens]}" -v t="${kv[tokens]}" 'BEGIN{printf "%.1f", 100*(p/t-1)}')
+      printf '%-13s %-10s %-15s %5s %9s %10s %6s %10s %10s %8s %6s %9s\n' "${kv[traffic]:-?}" "${kv[shape]}" "$impl" \
+        "${kv[seqs]:-}" "${kv[tokens]:-}" "${kv[padded_tokens]:--}" "$pad" "${kv[tok_s]}" "${kv[e2e_tok_s]:--}" \
+        "${kv[tflops]}" "${kv[pct]:--}" "${kv[peak_mib]:--}"
+      unset kv
+    done
+    grep -hE "PEER-FAILED|FAILED rc" "$tlog"
+  fi
 } | tee -a "$summary"
