@@ -177,23 +177,25 @@ cleanup:
 
 /* ---------------------------------------------------------------- encode */
 
-/* x [in] → y [out] = act(x·Wᵀ + b). row: scratch [in]. */
-static void dense_apply(const xf_dense *d, const double *x, float *row, double *y) {
+/* y [B, out] = act(x [B, in] · Wᵀ + b), each weight row converted once. row: scratch [in]. */
+static void dense_apply(const xf_dense *d, const double *x, int64_t B, float *row, double *y) {
     const int64_t out = d->w.shape[0], in = d->w.shape[1];
-    rows_dot(&d->w, NULL, out, x, in, row, y);
     for (int64_t j = 0; j < out; j++) {
-        if (d->b.data) {
-            float bj;
-            xf_tensor_to_f32(&d->b, j, 1, &bj);
-            y[j] += bj;
+        float bj = 0;
+        if (d->b.data) xf_tensor_to_f32(&d->b, j, 1, &bj);
+        xf_tensor_to_f32(&d->w, j * in, in, row);
+        for (int64_t s = 0; s < B; s++) {
+            const double *xs = x + s * in;
+            double acc = bj;
+            for (int64_t i = 0; i < in; i++) acc += (double)row[i] * xs[i];
+            y[s * out + j] = d->act == XF_ACT_TANH ? tanh(acc) : acc;
         }
-        if (d->act == XF_ACT_TANH) y[j] = tanh(y[j]);
     }
 }
 
 xf_status xf_engine_encode(xf_engine *e, const xf_batch *b, const xf_encode_options *o, float *out) {
     xf_status st = XF_OK;
-    double *pooled = NULL, *x = NULL, *y = NULL;
+    double *x = NULL, *y = NULL;
     float *row = NULL;
     xf_encode_options dflt;
     XF_TRY(check_batch(e, b, out));
@@ -217,24 +219,22 @@ xf_status xf_engine_encode(xf_engine *e, const xf_batch *b, const xf_encode_opti
     int64_t width = H;   /* the widest vector along the pipeline */
     for (int32_t k = 0; k < p->n_dense; k++)
         if (p->dense[k].w.shape[0] > width) width = p->dense[k].w.shape[0];
-    const int64_t count = (int64_t)b->n_seqs * H;
-    XF_ALLOC(pooled, count);
-    XF_ALLOC(x, width);
-    XF_ALLOC(y, width);
+    const int64_t count = (int64_t)b->n_seqs * width;   /* x, y: [B, width] */
+    XF_ALLOC(x, count);
+    XF_ALLOC(y, count);
     XF_ALLOC(row, width);
-    XF_TRY(pool_batch(e, b, pooling, skip, pooled));
-    for (int64_t s = 0; s < b->n_seqs; s++) {
-        memcpy(x, pooled + s * H, sizeof(double) * (size_t)H);
-        for (int32_t k = 0; k < p->n_dense; k++) {
-            dense_apply(&p->dense[k], x, row, y);
-            double *t = x;
-            x = y, y = t;
-        }
-        if (normalize) l2_normalize(x, keep);
-        for (int64_t i = 0; i < keep; i++) out[s * keep + i] = (float)x[i];
+    XF_TRY(pool_batch(e, b, pooling, skip, x));   /* x: [B, H] */
+    for (int32_t k = 0; k < p->n_dense; k++) {
+        dense_apply(&p->dense[k], x, b->n_seqs, row, y);
+        double *t = x;
+        x = y, y = t;
+    }
+    for (int64_t s = 0; s < b->n_seqs; s++) {   /* x: [B, D] */
+        double *xs = x + s * D;
+        if (normalize) l2_normalize(xs, keep);
+        for (int64_t i = 0; i < keep; i++) out[s * keep + i] = (float)xs[i];
     }
 cleanup:
-    free(pooled);
     free(x);
     free(y);
     free(row);

@@ -113,14 +113,21 @@ static xf_status rerank_lm(xf_engine *e, const xf_tokenizer *t, const char *quer
         size_t len = strlen(instr) + strlen(query) + strlen(docs[i]) + 48;
         XF_ALLOC(text, len);
         snprintf(text, len, "<Instruct>: %s\n<Query>: %s\n<Document>: %s", instr, query, docs[i]);
-        XF_TRY(xf_tokenizer_encode(t, text, strlen(text), 1, &body, &nbody));
-        if (nbody > budget) {
-            XF_CHECK(o->truncate != XF_TRUNCATE_NONE, XF_ERR_INVALID_ARG,
-                     "rerank: document %d makes %zu tokens; the model takes at most %lld (truncation would cut it)",
-                     i, npre + nbody + nsuf, (long long)limit);
-            if (o->truncate == XF_TRUNCATE_LEFT) memmove(body, body + (nbody - budget), budget * sizeof(*body));
-            nbody = budget;
+        /* the middle with the tokenizer's special tokens, cut (if asked) before they are added */
+        xf_text_options to;
+        xf_text_options_init(&to);
+        to.truncate = o->truncate;
+        to.max_length = (int32_t)budget;
+        const char *one[1] = {text};
+        xf_tokens mid = {0};
+        if (xf_tokenize_texts(m, t, one, NULL, 1, &to, &mid) != XF_OK) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", xf_last_error());
+            XF_CHECK(0, XF_ERR_INVALID_ARG, "rerank: document %d (after a prefix and suffix of %zu tokens): %s", i,
+                     npre + nsuf, why);
         }
+        body = mid.tokens, nbody = (size_t)mid.n_tokens, mid.tokens = NULL;
+        xf_tokens_free(&mid);
         int64_t need = k + (int64_t)(npre + nbody + nsuf);
         if (need > cap) {
             int64_t c = cap ? cap : 4096;

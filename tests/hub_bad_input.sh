@@ -90,6 +90,9 @@ refuse rerank-token-ids '--token-ids' "$xfwd" rerank --model "$hub/rerank-yesno"
 refuse rerank-token-id-range 'vocabulary' "$xfwd" rerank --model "$hub/rerank-yesno" --input "$work/ids.jsonl" --token-ids 7,300 --output "$work/o.npy"
 m=$(case_copy rr-tok rerank-yesno); cp "$tok" "$m/tokenizer.json"
 echo '{"text": "a document"}' > "$work/docs.jsonl"
+$edit json "$m/config.json" 'd["max_position_embeddings"] = 200'
+echo '"a long document that goes on and on and on with many words in it"' > "$work/long-doc.jsonl"
+refuse rerank-too-long 'document 0.*truncation' "$xfwd" rerank --model "$m" --query q --documents "$work/long-doc.jsonl" --output "$work/o.jsonl"
 refuse rerank-unknown-yes-token 'zzz' "$xfwd" rerank --model "$m" --query q --documents "$work/docs.jsonl" --yes-token zzz --output "$work/o.jsonl"
 m=$(case_copy short st-mean-dense); cp "$tok" "$m/tokenizer.json"
 $edit json "$m/sentence_bert_config.json" 'd["max_seq_length"] = 4'
