@@ -5,13 +5,15 @@
 # libmicrohttpd (xfwd serve), curl and wrk (its tests and load benchmark),
 # python3 (test helpers; numpy, pytest, pip and setuptools for the Python package's
 # tests, which use Debian's /usr/bin/python3) and npm (fetches the reference
-# tokenizers); then the
+# tokenizers), clang with its libFuzzer and sanitizer runtimes (the fuzz stage of
+# scripts/test.sh); then the
 # shader toolchain of scripts/fetch-shader-tools.sh where the system's is too old.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config file python3 npm
       libjansson-dev libopenblas-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev curl wrk
       libvulkan-dev glslc mesa-vulkan-drivers
-      python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel)
+      python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel
+      clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

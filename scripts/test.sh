@@ -21,3 +21,33 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXFWD_TSAN=ON -DXFWD_CUDA=OFF -DXFWD_VULKAN=OFF >/dev/null
 cmake --build build-tsan -j "$jobs" --target test_threads
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^threads$')
+# libFuzzer: each harness of tests/fuzz for a short fixed time (XFWD_FUZZ_SECONDS, default
+# 20) under ASan + UBSan, from a copy of its seed corpus; any finding fails the run.
+fuzz_seconds=${XFWD_FUZZ_SECONDS:-20}
+probe=$(mktemp -d)
+if printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }\n' |
+   clang -x c -fsanitize=fuzzer,address - -o "$probe/probe" >/dev/null 2>&1; then
+  CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXFWD_FUZZ=ON -DXFWD_SANITIZE=ON \
+    -DXFWD_CUDA=OFF -DXFWD_VULKAN=OFF -DXFWD_TESTS=OFF >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target fuzz_all
+  for t in safetensors config tokenizer_json tokenizer_text jsonl adapter; do
+    mkdir -p "$probe/$t"
+    rc=0
+    build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=20 \
+      -print_final_stats=1 "$probe/$t" "tests/fuzz/corpus/$t" > "$probe/$t.log" 2>&1 || rc=$?
+    if [ $rc -eq 77 ]; then
+      echo "fuzz $t: skipped ($(tail -n 1 "$probe/$t.log"))"
+    elif [ $rc -ne 0 ]; then
+      tail -n 60 "$probe/$t.log"
+      echo "fuzz $t: FAILED (the input is in the log above and in build-fuzz/; rerun: build-fuzz/tests/fuzz/fuzz_$t FILE)"
+      mv crash-* leak-* timeout-* oom-* build-fuzz/ 2>/dev/null || true
+      rm -rf "$probe"
+      exit 1
+    else
+      echo "fuzz $t: $(grep -E '^Done' "$probe/$t.log"), $(grep -E 'DONE' "$probe/$t.log" | grep -oE 'cov: [0-9]+ ft: [0-9]+')"
+    fi
+  done
+else
+  echo "fuzz: skipped: clang cannot build libFuzzer harnesses here (scripts/deps.sh installs clang and libclang-rt-dev)"
+fi
+rm -rf "$probe"
