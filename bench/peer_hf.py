@@ -92,14 +92,15 @@ def make_inputs(lens, padded, st_batch, g):
 
 
 def run_pass(fwd, batches):
-    """Every batch once; final hidden states only (no KV cache kept: use_cache=False)."""
+    """Every batch once; final hidden states only (no KV cache kept: use_cache=False).
+    Returns the last batch's hidden states and mask."""
     out = None
     for ids, mask in batches:
         if mask is None:
             out = fwd(input_ids=ids, use_cache=False).last_hidden_state
         else:
             out = fwd(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-    return out
+    return out, mask
 
 
 def bench(a, model, fwd, impl, spec):
@@ -128,7 +129,9 @@ def bench(a, model, fwd, impl, spec):
             times.append(e0.elapsed_time(e1) / 1e3)
             if len(times) >= 2 and time.time() - t_start > a.max_seconds:
                 break
-        finite = bool(torch.isfinite(out.float()).all())
+        out, mask = out
+        real = out if mask is None else out[mask.bool()]  # pad rows may be anything
+        finite = bool(torch.isfinite(real.float()).all())
     t = statistics.median(times)
     T = sum(lens)
     f = traffic.forward_flops(SHAPES[a.shape], lens)
