@@ -13,7 +13,8 @@
 # and the CLI), peers (HF eager SDPA), compile (HF torch.compile, dynamic shapes) runs the
 # mixed-length and long-sequence workloads of bench/cuda-h100.md ("Real traffic") and prints
 # their table last; XF_TRAFFIC_LIST "shape:workload ..." (workload mixed:N, lengths:FILE or BxS)
-# overrides its list, XF_TRAFFIC_BUDGET (16384) xfwd's tokens per forward.
+# overrides its list, XF_TRAFFIC_BUDGET (16384) xfwd's tokens per forward; compile runs the mixed
+# workloads only (XF_TRAFFIC_COMPILE_LONG=1 adds 1 x 8192).
 set -uo pipefail
 build=${1:-build-cuda-carry}
 out=${OUT:-/tmp/xfwd-gpu}
@@ -138,13 +139,16 @@ if [ "$traffic" != 0 ]; then
     want $impl || continue
     for shape in $(for t in $tlist; do echo "${t%%:*}"; done | awk '!seen[$0]++'); do
       ws=$(for t in $tlist; do [ "${t%%:*}" = "$shape" ] && echo "${t#*:}"; done)
-      if [ $impl = compile ]; then  # compiling a 32k forward as well does not fit the visit: 8k and below
+      limit=420
+      if [ $impl = compile ]; then  # mixed traffic; a long sequence too (1 x S, S <= 8192) with XF_TRAFFIC_COMPILE_LONG=1
         ws=$(for w in $ws; do case $w in mixed:* | lengths:*) echo "$w" ;;
-          *x*) [ "${w#*x}" -le 8192 ] && [ "${w%%x*}" = 1 ] && echo "$w" ;; esac; done)
+          *x*) [ "${XF_TRAFFIC_COMPILE_LONG:-0}" = 1 ] && [ "${w#*x}" -le 8192 ] && [ "${w%%x*}" = 1 ] && echo "$w" ;;
+          esac; done)
         [ -n "$ws" ] || continue
+        limit=300  # two shapes' compiles inside one 10-minute call
       fi
       echo "== peer_hf.py $impl $shape: $(echo $ws)" >>"$tlog"
-      PYTHONUNBUFFERED=1 timeout 420 python3 bench/peer_hf.py --shape "$shape" --dtype bf16 \
+      PYTHONUNBUFFERED=1 timeout $limit python3 bench/peer_hf.py --shape "$shape" --dtype bf16 \
         $([ $impl = compile ] && echo --compile) --workloads $ws --max-seconds 30 >>"$tlog" 2>&1 ||
         echo "PEER-FAILED rc=$? $impl $shape" >>"$tlog"
     done
