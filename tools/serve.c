@@ -23,7 +23,7 @@ static const char serve_usage[] =
     "  --host ADDR               numeric listen address (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
     "  --port N                  listen port (default 8080; 0: any free port, printed at start)\n"
     "  --max-batch-tokens N      tokens per forward (default 8192)\n"
-    "  --max-wait-ms M           how long a forward waits for more requests (default 2)\n"
+    "  --max-wait-ms M           how long a forward waits for more requests (default 5)\n"
     "  --max-input-tokens N      longest input accepted (default: the model's, at most max-batch-tokens)\n"
     "  --max-inputs N            inputs per request (default 2048)\n"
     "  --max-body-bytes N        request bodies larger than this get 413 (default 33554432)\n"
@@ -86,7 +86,7 @@ static int parse_args(int argc, char **argv, sv_config *c) {
     c->host = "127.0.0.1";
     c->port = 8080;
     c->max_batch_tokens = 8192;
-    c->max_wait_ms = 2;
+    c->max_wait_ms = 5;
     c->max_inputs = 2048;
     c->max_body_bytes = 32u << 20;
     c->max_connections = 512;

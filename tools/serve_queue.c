@@ -20,6 +20,7 @@ struct sv_queue {
     pthread_cond_t work;          /* a job arrived, or stop */
     sv_job *head, *tail;          /* jobs with sequences not yet dispatched, oldest first */
     int stopping;
+    int answered;                 /* jobs the last forward finished */
     pthread_t thread;
 };
 
@@ -151,6 +152,7 @@ static void run_packed(sv_queue *q) {
         j->done_seqs += sl[i].n;
         if (j->done_seqs == j->n_seqs) {
             j->finished = 1;
+            q->answered++;
             pthread_cond_signal(&j->done);
         }
     }
@@ -168,6 +170,7 @@ static void run_packed(sv_queue *q) {
 
 static void *forward_thread(void *arg) {
     sv_queue *q = arg;
+    double engine_free = 0;   /* when the last forward ended */
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->lock);
@@ -178,12 +181,20 @@ static void *forward_thread(void *arg) {
             run_rerank(q, oldest);
             continue;
         }
-        /* wait for more work until the budget is full or the oldest job has waited enough */
+        /* Wait for more work, at most max_wait_ms after the oldest job arrived or the engine
+         * came free (whichever is later), and only while it is worth it: go at once when the
+         * budget is full, or when as many jobs arrived since the last forward as it answered
+         * (its clients are back; one client alone never waits). This keeps the clients of a
+         * busy server in full forwards instead of cohorts alternating in half-full ones. */
         int64_t pending = 0;
-        for (sv_job *j = q->head; j && pending < q->s->cfg.max_batch_tokens; j = j->next)
-            if (j->task == oldest->task) pending += job_tokens_left(j);
-        double deadline = oldest->t_enqueue + 1e-3 * q->s->cfg.max_wait_ms, now = now_s();
-        if (pending < q->s->cfg.max_batch_tokens && now < deadline && !q->stopping) {
+        int arrived = 0;
+        for (sv_job *j = q->head; j; j = j->next) {
+            if (j->task == oldest->task && pending < q->s->cfg.max_batch_tokens) pending += job_tokens_left(j);
+            arrived += j->t_enqueue >= engine_free && j->next_seq == 0;
+        }
+        double since = oldest->t_enqueue > engine_free ? oldest->t_enqueue : engine_free;
+        double deadline = since + 1e-3 * q->s->cfg.max_wait_ms, now = now_s();
+        if (pending < q->s->cfg.max_batch_tokens && arrived < q->answered && now < deadline && !q->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             double wait = deadline - now;
@@ -193,7 +204,9 @@ static void *forward_thread(void *arg) {
             pthread_cond_timedwait(&q->work, &q->lock, &ts);
             continue;
         }
+        q->answered = 0;
         run_packed(q);
+        engine_free = now_s();
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;
