@@ -53,12 +53,12 @@ DOCS = ["The fox jumps over the dog.", "no", "yes it does", "Paris is the capita
 
 
 def corpus():
-    words = ["yes", "no", "the", "fox", "dog", "query", "passage", "hello", "world", "document", "instruct"]
-    lines = []
-    for i in range(400):
-        w = words[i % len(words)]
-        lines.append(w)                     # at a line start: the bare token ("yes", not "Ġyes")
-        lines.append(f"{w} {words[(i * 7) % len(words)]} {w}.")
+    # "yes" and "no" at line starts far more often than anything else: their merges come
+    # first, so both are single tokens as written ("yes", not "Ġyes")
+    words = ["the", "fox", "dog", "query", "passage", "hello", "world", "document", "instruct"]
+    lines = ["yes"] * 300 + ["no"] * 300
+    for i in range(200):
+        lines.append(f"{words[i % len(words)]} {words[(i * 7) % len(words)]} yes no.")
     return lines + TEXTS + DOCS
 
 
@@ -74,6 +74,8 @@ def train_tokenizer(path):
         single="$A <|endoftext|>", pair="$A <|endoftext|> $B:1 <|endoftext|>:1",
         special_tokens=[("<|endoftext|>", eos)])
     for t in ("yes", "no"):
+        if tok.token_to_id(t) is None:   # not merged after all: an added (non-special) token then
+            tok.add_tokens([t])
         assert tok.token_to_id(t) is not None, f"the trained tokenizer has no '{t}' token"
     assert tok.get_vocab_size() <= VOCAB, tok.get_vocab_size()
     tok.save(path)
@@ -84,7 +86,8 @@ def save_tokenizer(folder, tok_path, max_len):
     shutil.copy(tok_path, os.path.join(folder, "tokenizer.json"))
     cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
            "model_max_length": max_len, "padding_side": "right", "truncation_side": "right",
-           "add_bos_token": False, "clean_up_tokenization_spaces": False}
+           "add_bos_token": False, "clean_up_tokenization_spaces": False,
+           "model_input_names": ["input_ids", "attention_mask"]}
     json.dump(cfg, open(os.path.join(folder, "tokenizer_config.json"), "w"), indent=1)
 
 
