@@ -12,7 +12,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config file python3 npm
       libjansson-dev libopenblas-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev curl wrk
       libvulkan-dev glslc mesa-vulkan-drivers
-      python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel
+      python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel python3-venv
       clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
