@@ -2,7 +2,7 @@
 # serve-load.sh XFWD (--model DIR | --shape NAME) [serve options...] — load test of
 # `xfwd serve`: wrk (bench/serve-load.lua) POSTs /embed, one sequence of $SEQ random
 # token ids per request, at 1, 16 and 64 connections ($CLIENTS) for $DURATION s
-# each; prints tokens/s, requests/s, p50/p99 latency per row, beside the same
+# each (bench/serve_client.py where wrk is missing, or with PY_CLIENT=1); prints tokens/s, requests/s, p50/p99 latency per row, beside the same
 # tokens through the CLI in one process: for --model, `xfwd embed` on N and 2N
 # sequences (the difference of the two wall times, so loading is left out); for
 # --shape, `xfwd bench` (forward only, batch of $BATCH x $SEQ).
@@ -16,7 +16,6 @@ CLIENTS=${CLIENTS:-"1 16 64"}
 DURATION=${DURATION:-10}
 BATCH=${BATCH:-64}
 here=$(cd "$(dirname "$0")" && pwd)
-command -v wrk >/dev/null || { echo "serve-load: needs wrk (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d /tmp/xfwd-serve-load-XXXXXX)
 log=$work/serve.log
 "$xfwd" serve --port 0 "$@" 2>"$log" &
@@ -31,7 +30,11 @@ echo "server: $(grep 'listening on' "$log" | sed 's/.*(//; s/)$//'), $(nproc) CP
 printf "%-8s %12s %10s %9s %9s\n" clients tokens/s req/s p50_ms p99_ms
 for c in $CLIENTS; do
   t=$(( c < 2 ? 1 : 2 ))
-  out=$(SEQ=$SEQ VOCAB=$vocab wrk -t$t -c$c -d${DURATION}s --timeout 60s -s "$here/serve-load.lua" "http://127.0.0.1:$port" 2>&1 | grep '^RESULT')
+  if command -v wrk >/dev/null && [ -z "${PY_CLIENT:-}" ]; then
+    out=$(SEQ=$SEQ VOCAB=$vocab wrk -t$t -c$c -d${DURATION}s --timeout 60s -s "$here/serve-load.lua" "http://127.0.0.1:$port" 2>&1 | grep '^RESULT')
+  else   # no wrk (the GPU machine): the standard-library client
+    out=$(python3 "$here/serve_client.py" "$port" "$c" "$DURATION" "$SEQ" "$vocab" | grep '^RESULT')
+  fi
   read -r _ _ n _ errs _ secs _ p50 _ p99 <<<"$out"
   awk -v c=$c -v n=$n -v s=$secs -v q=$SEQ -v p50=$p50 -v p99=$p99 -v e=$errs \
     'BEGIN { printf "%-8s %12.0f %10.1f %9.2f %9.2f%s\n", c, n * q / s, n / s, p50, p99, (e > 0 ? "  (" e " errors)" : "") }'
