@@ -85,6 +85,13 @@ int main(void) {
                    " \"pair\": [], \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [4], \"tokens\": [\"<s>\"]}}}, "
                    MODEL "}",
                    "a special-token id missing from the vocab");
+    expect_refused("pair_id_in_vocab_hole",
+                   "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\":"
+                   " {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}},"
+                   " {\"SpecialToken\": {\"id\": \"<sep>\", \"type_id\": 1}}, {\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}],"
+                   " \"special_tokens\": {\"<sep>\": {\"id\": \"<sep>\", \"ids\": [5], \"tokens\": [\"<sep>\"]}}}, "
+                   MODEL "}",
+                   "a pair-template special-token id missing from the vocab");
     expect_refused("bert_sep_in_vocab_hole",
                    "{\"post_processor\": {\"type\": \"BertProcessing\", \"cls\": [\"<s>\", 6], \"sep\": [\"</s>\", 5]}, "
                    MODEL "}",

@@ -306,8 +306,10 @@ static xf_status check_post_items(const xf_tokenizer *t, const tok_post_item *it
 static xf_status check_post_ids(const xf_tokenizer *t)
 {
     xf_status st = XF_OK;
-    for (int p = 0; p < t->n_post && st == XF_OK; p++)
+    for (int p = 0; p < t->n_post && st == XF_OK; p++) {
         st = check_post_items(t, t->post[p].items, t->post[p].n_items);
+        if (st == XF_OK) st = check_post_items(t, t->post[p].pair, t->post[p].n_pair);
+    }
     return st;
 }
 
