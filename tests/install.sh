@@ -12,6 +12,13 @@ set -u
 build=$(cd "$1" && pwd)
 case_dir=$2
 here=$(cd "$(dirname "$0")" && pwd)
+# a build carried to another machine (scripts/gpu-stage.sh) has no static library,
+# and that machine may lack the tools and development packages
+if [ ! -e "$build/libxfwd.a" ]; then echo "skipped: $build has no libxfwd.a (a staged build)"; exit 77; fi
+for tool in cmake ${CC:-cc} pkg-config readelf nm python3; do
+  command -v "$tool" >/dev/null || { echo "skipped: no $tool here"; exit 77; }
+done
+pkg-config --exists jansson libpcre2-8 || { echo "skipped: no jansson / libpcre2-8 development files"; exit 77; }
 work=$(mktemp -d /tmp/xfwd-install-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail=0
