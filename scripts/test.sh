@@ -34,13 +34,13 @@ if printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) {
     mkdir -p "$probe/$t"
     rc=0
     build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=20 \
-      -print_final_stats=1 "$probe/$t" "tests/fuzz/corpus/$t" > "$probe/$t.log" 2>&1 || rc=$?
+      -print_final_stats=1 -artifact_prefix="build-fuzz/$t-" "$probe/$t" "tests/fuzz/corpus/$t" \
+      > "$probe/$t.log" 2>&1 || rc=$?
     if [ $rc -eq 77 ]; then
       echo "fuzz $t: skipped ($(tail -n 1 "$probe/$t.log"))"
     elif [ $rc -ne 0 ]; then
       tail -n 60 "$probe/$t.log"
-      echo "fuzz $t: FAILED (the input is in the log above and in build-fuzz/; rerun: build-fuzz/tests/fuzz/fuzz_$t FILE)"
-      mv crash-* leak-* timeout-* oom-* build-fuzz/ 2>/dev/null || true
+      echo "fuzz $t: FAILED (the input is saved as build-fuzz/$t-*; rerun: build-fuzz/tests/fuzz/fuzz_$t FILE)"
       rm -rf "$probe"
       exit 1
     else
