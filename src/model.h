@@ -121,7 +121,6 @@ struct xf_adapter {
     int32_t n_layers;
     xf_lora (*mods)[XF_MOD_COUNT];  /* [n_layers][XF_MOD_COUNT] */
     char *dir;
-    struct xf_st_pipeline *st;  /* sentence-transformers modules (st_pipeline.h), owned; never NULL once open */
 };
 
 /* Dimensions (out, in) of module `mod` of the model. */
