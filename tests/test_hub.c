@@ -139,6 +139,36 @@ static void check_st(xf_engine *e, const xf_batch *b, const xt_golden *g, xf_dty
     free(cut);
 }
 
+/* max and mean_sqrt_len pooling (computed on the host from hidden states) against
+ * the same pooling of the golden hidden rows. */
+static void check_host_pooling(xf_engine *e, const xf_batch *b, const xt_golden *g, xf_dtype mode, float *out,
+                               int64_t H) {
+    int64_t rows, cols;
+    const float *hidden = xt_golden_get(g, "hidden", &rows, &cols);
+    if (!hidden) return;
+    float *ref = malloc(sizeof(float) * (size_t)(b->n_seqs * H));
+    const xf_pooling modes[2] = {XF_POOL_MAX, XF_POOL_MEAN_SQRT_LEN};
+    const char *names[2] = {"max pooling (from golden hidden)", "mean_sqrt_len (from golden hidden)"};
+    for (int k = 0; k < 2; k++) {
+        for (int32_t s = 0, t0 = 0; s < b->n_seqs; t0 += b->seq_lens[s], s++)
+            for (int64_t i = 0; i < H; i++) {
+                double acc = k == 0 ? -INFINITY : 0.0;
+                for (int32_t t = t0; t < t0 + b->seq_lens[s]; t++) {
+                    double v = hidden[(int64_t)t * H + i];
+                    acc = k == 0 ? (v > acc ? v : acc) : acc + v;
+                }
+                ref[s * H + i] = (float)(k == 0 ? acc : acc / sqrt((double)b->seq_lens[s]));
+            }
+        if (xf_engine_embed(e, b, modes[k], 0, out) != XF_OK) {
+            printf("FAIL: embed %s: %s\n", names[k], xf_last_error());
+            failures++, checks++;
+        } else {
+            compare(mode, names[k], out, ref, b->n_seqs, H);
+        }
+    }
+    free(ref);
+}
+
 int main(int argc, char **argv) {
     const char *case_dir = NULL;
     xf_backend backend = XF_BACKEND_CPU;
@@ -194,6 +224,7 @@ int main(int argc, char **argv) {
         if (xf_engine_embed(e, &b, XF_POOL_MEAN, 1, out) != XF_OK) printf("FAIL: embed: %s\n", xf_last_error()), failures++;
         else compare(mode, "pooled_mean", out, ref, B, H);
     }
+    check_host_pooling(e, &b, &g, mode, out, H);
     check_classify(e, &b, &g, mode, out, &info);
     check_rerank(e, &b, &g, mode, out, &info);
     check_st(e, &b, &g, mode, out, &info);
