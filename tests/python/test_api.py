@@ -123,6 +123,9 @@ def test_text_equals_tokens(text_model):
     with xfwd.Model(text_model, backend="cpu") as m:
         ids = m.tokenize(texts)
         assert np.array_equal(m.embed(texts, prompt=""), m.embed(ids))
+        # a prompt is text put before each input (pooled over: the folder includes prompts)
+        with_prompt = m.tokenize(["query: " + t for t in texts])
+        assert np.array_equal(m.embed(texts, prompt="query: "), m.embed(with_prompt))
         for a, b in zip(m.hidden(texts), m.hidden(ids)):
             assert np.array_equal(a, b)
 
