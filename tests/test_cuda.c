@@ -2,8 +2,9 @@
  * reach: graph replays are deterministic; a sequence gives the same rows alone
  * as inside a batch (shape buckets, padding rows, varlen attention tiles);
  * chunking by max_tokens, including a sequence longer than max_tokens (scratch
- * growth); per-sequence adapter ids, mixed within a batch; and a random model
- * with longer sequences against the CPU reference in every mode.
+ * growth); per-sequence adapter ids, mixed within a batch; a random model
+ * with longer sequences against the CPU reference in every mode; and the attention
+ * masks (full, sliding windows) on every attention kernel against the CPU reference.
  *   test_cuda GOLDEN_DIR        (exit 0 pass, 1 fail, 77 no GPU) */
 #include <stdlib.h>
 #include <string.h>
@@ -172,12 +173,54 @@ static void test_random_vs_reference(void) {
     xf_model_free(m);
 }
 
+/* The attention masks end to end (tiles and per-layer masks of the forward, the graph):
+ * xt_mask_case's model and batch, CUDA vs the CPU reference; bf16/f16 on every attention
+ * kernel (XFWD_ATTN_VARIANT 0-8: mma.sync, FA2 and wgmma variants). */
+static void test_masks(const char *dir) {
+    for (int k = 0; k < XT_N_MASKS; k++) {
+        xt_mask_case mc;
+        if (xt_mask_case_open(dir, k, &mc)) exit(1);
+        const xf_dtype modes[3] = {XF_DTYPE_F32, XF_DTYPE_BF16, XF_DTYPE_F16};
+        for (int d = 0; d < 3; d++)
+            for (int v = modes[d] == XF_DTYPE_F32 ? 8 : 0; v <= 8; v++) {
+                char var[8], what[96];
+                xf_status st;
+                snprintf(var, sizeof var, "%d", v);
+                setenv("XFWD_ATTN_VARIANT", var, 1);
+                float *out = xt_engine_hidden(mc.model, XF_BACKEND_CUDA, modes[d], mc.tokens, mc.seq_lens, mc.n_seqs,
+                                              &st);
+                if (st == XF_ERR_NO_DEVICE) {
+                    printf("skipped: %s\n", xf_last_error());
+                    exit(XT_SKIP);
+                }
+                snprintf(what, sizeof what, "%s %s, attention variant %d vs cpu_ref", mc.mask,
+                         xt_dtype_name(modes[d]), v);
+                if (!out) {
+                    printf("  FAIL %s: %s\n", what, xf_last_error());
+                    failures++;
+                    continue;
+                }
+                const int64_t T = mc.n_tokens, H = mc.hidden;
+                report(what, xt_rel_err(out, mc.ref, T * H), xt_tolerance(modes[d]));
+                if (modes[d] != XF_DTYPE_F32) {
+                    double cos = xt_min_row_cos(out, mc.ref, T, H);
+                    printf("  %-56s min row cosine %.6f\n", what, cos);
+                    failures += !(cos >= 0.999);
+                }
+                free(out);
+            }
+        unsetenv("XFWD_ATTN_VARIANT");
+        xt_mask_case_close(&mc);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return fprintf(stderr, "usage: test_cuda GOLDEN_DIR\n"), 2;
     printf("CUDA engine tests\n");
     test_tiny(argv[1]);
     test_mixed_adapters(argv[1]);
     test_random_vs_reference();
+    test_masks(argv[1]);
     printf("%s: %d failed\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }

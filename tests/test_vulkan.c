@@ -4,6 +4,8 @@
  *  - chunking: max_tokens smaller than the batch (several submissions) and
  *    smaller than one sequence (activations made again) give the same numbers;
  *  - the pipeline cache file appears in cache_dir and a second engine starts from it;
+ *  - the attention masks (full, sliding windows) on every attention kernel the device
+ *    offers, against the CPU reference;
  *  - --expect-no-device: with no Vulkan driver (ctest points the loader at a
  *    missing manifest) engine creation fails with XF_ERR_NO_DEVICE and a message.
  *   test_vulkan GOLDEN_DIR [--expect-no-device]
@@ -54,6 +56,49 @@ static void remove_dir(const char *dir) {
         closedir(d);
     }
     rmdir(dir);
+}
+
+/* The attention masks end to end: xt_mask_case's model and batch, Vulkan vs the CPU
+ * reference in every mode and, in the 16-bit modes, on every attention kernel (XFWD_VK_ATT;
+ * one the device cannot run is reported skipped). */
+static void test_masks(const char *dir) {
+    static const char *const kernels[][2] = {{NULL, NULL}, {"scalar", NULL}, {"khr", NULL}, {"cm2", NULL},
+                                              {"cm2", "smem"}};
+    for (int k = 0; k < XT_N_MASKS; k++) {
+        xt_mask_case mc;
+        XT_EXPECT(!xt_mask_case_open(dir, k, &mc), "mask case %s", xt_masks[k]);
+        if (!mc.model) return;
+        const xf_dtype modes[3] = {XF_DTYPE_F32, XF_DTYPE_F16, XF_DTYPE_BF16};
+        for (int d = 0; d < 3; d++)
+            for (int v = 0; v < (modes[d] == XF_DTYPE_F32 ? 1 : 5); v++) {
+                char what[128];
+                xf_status st;
+                snprintf(what, sizeof what, "%s %s, attention %s%s%s vs cpu_ref", mc.mask, xt_dtype_name(modes[d]),
+                         kernels[v][0] ? kernels[v][0] : "default", kernels[v][1] ? " " : "",
+                         kernels[v][1] ? kernels[v][1] : "");
+                if (kernels[v][0]) setenv("XFWD_VK_ATT", kernels[v][0], 1);
+                else unsetenv("XFWD_VK_ATT");
+                if (kernels[v][1]) setenv("XFWD_VK_ATT_CM2", kernels[v][1], 1);
+                else unsetenv("XFWD_VK_ATT_CM2");
+                float *out = xt_engine_hidden(mc.model, XF_BACKEND_VULKAN, modes[d], mc.tokens, mc.seq_lens,
+                                              mc.n_seqs, &st);
+                if (!out && st == XF_ERR_UNSUPPORTED && kernels[v][0]) {
+                    printf("  %-64s skipped (not on this device)\n", what);
+                    continue;
+                }
+                XT_EXPECT(out != NULL, "%s: %s", what, xf_last_error());
+                if (!out) continue;
+                const int64_t T = mc.n_tokens, H = mc.hidden;
+                double err = xt_rel_err(out, mc.ref, T * H), cos = xt_min_row_cos(out, mc.ref, T, H);
+                printf("  %-64s rel err %.3e, min row cosine %.6f\n", what, err, cos);
+                XT_EXPECT(err <= xt_tolerance(modes[d]) && (modes[d] == XF_DTYPE_F32 || cos >= 0.999),
+                          "%s: rel err %.3e, min row cosine %.6f", what, err, cos);
+                free(out);
+            }
+        unsetenv("XFWD_VK_ATT");
+        unsetenv("XFWD_VK_ATT_CM2");
+        xt_mask_case_close(&mc);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -138,6 +183,7 @@ int main(int argc, char **argv) {
     }
     XT_EXPECT(!have_cache || cache_files(cache) == 1, "pipeline cache: %d files after a second engine",
            cache_files(cache));
+    test_masks(argv[1]);
 
 done:
     xf_engine_free(e);

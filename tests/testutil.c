@@ -1,8 +1,10 @@
 /* testutil.c — shared test helpers: golden.safetensors loading, error metrics,
- * deterministic random data, backend/dtype names. */
+ * deterministic random data, backend/dtype names, folders with another attention mask. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 #include "testutil.h"
@@ -106,4 +108,144 @@ int xt_report(const char *name, double err, double tol) {
     int fail = !(err <= tol);
     printf("  %-40s worst rel err %.3e (tol %.0e) %s\n", name, err, tol, fail ? "FAIL" : "ok");
     return fail;
+}
+
+const char *const xt_masks[XT_N_MASKS] = {"full", "window=16", "window=70"};
+
+/* text with every `from` replaced by `to`, malloc'ed; *count: how many. */
+static char *replace_all(const char *text, const char *from, const char *to, int *count) {
+    size_t nf = strlen(from), nt = strlen(to), len = strlen(text);
+    *count = 0;
+    for (const char *p = strstr(text, from); p; p = strstr(p + nf, from)) ++*count;
+    char *out = malloc(len + (size_t)*count * (nt > nf ? nt - nf : 0) + 1), *o = out;
+    if (!out) return NULL;
+    for (const char *p = text, *hit; ; p = hit + nf) {
+        hit = strstr(p, from);
+        size_t keep = hit ? (size_t)(hit - p) : strlen(p);
+        memcpy(o, p, keep), o += keep;
+        if (!hit) break;
+        memcpy(o, to, nt), o += nt;
+    }
+    *o = 0;
+    return out;
+}
+
+/* The config text with `mask` applied, malloc'ed, or NULL. */
+static char *masked_config(const char *text, const char *mask) {
+    int n1 = 0, n2 = 0, n3 = 0;
+    if (!strcmp(mask, "full")) {
+        const char *brace = strchr(text, '{');
+        if (!brace) return NULL;
+        char *out = malloc(strlen(text) + 32);
+        if (!out) return NULL;
+        sprintf(out, "%.*s{\n  \"is_causal\": false,%s", (int)(brace - text), text, brace + 1);
+        return out;
+    }
+    int w = 0;
+    if (sscanf(mask, "window=%d", &w) != 1 || w < 1) return NULL;
+    char value[32];
+    snprintf(value, sizeof value, "\"sliding_window\": %d", w);
+    char *a = replace_all(text, "\"use_sliding_window\": false", "\"use_sliding_window\": true", &n1);
+    char *b = a ? replace_all(a, "\"sliding_window\": null", value, &n2) : NULL;
+    char *c = b ? replace_all(b, "\"full_attention\"", "\"sliding_attention\"", &n3) : NULL;
+    free(a), free(b);
+    if (c && (n1 != 1 || n2 != 1 || n3 < 1)) free(c), c = NULL;
+    return c;
+}
+
+int xt_masked_folder(const char *src, const char *mask, char *out, size_t n) {
+    char path[4096], target[PATH_MAX];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(out, n, "%s/xfwd-mask-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(path, sizeof path, "%s/config.json", src);
+    FILE *f = fopen(path, "rb");
+    char *text = NULL, *edited = NULL;
+    long len = 0;
+    if (f && !fseek(f, 0, SEEK_END) && (len = ftell(f)) > 0 && !fseek(f, 0, SEEK_SET) &&
+        (text = calloc((size_t)len + 1, 1)) && fread(text, 1, (size_t)len, f) == (size_t)len)
+        edited = masked_config(text, mask);
+    if (f) fclose(f);
+    free(text);
+    int ok = edited && mkdtemp(out);
+    if (ok) {
+        snprintf(path, sizeof path, "%s/config.json", out);
+        FILE *o = fopen(path, "wb");
+        ok = o && fputs(edited, o) >= 0;
+        if (o && fclose(o)) ok = 0;
+        snprintf(path, sizeof path, "%s/model.safetensors", src);
+        char link[4200];
+        snprintf(link, sizeof link, "%s/model.safetensors", out);
+        ok = ok && realpath(path, target) && !symlink(target, link);
+        if (!ok) xt_folder_remove(out);
+    }
+    free(edited);
+    if (!ok) fprintf(stderr, "cannot make a folder like %s with mask %s\n", src, mask);
+    return ok ? 0 : -1;
+}
+
+void xt_folder_remove(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    remove(path);
+    rmdir(dir);
+}
+
+float *xt_engine_hidden(const xf_model *m, xf_backend backend, xf_dtype dtype, const int32_t *tokens,
+                        const int32_t *lens, int n_seqs, xf_status *st) {
+    xf_engine_options o;
+    xf_engine_options_init(&o);
+    o.backend = backend;
+    o.dtype = dtype;
+    xf_engine *e = NULL;
+    xf_model_info info;
+    xf_batch b = {.tokens = tokens, .seq_lens = lens, .n_seqs = n_seqs};
+    int64_t T = xf_batch_tokens(&b);
+    float *out = NULL;
+    if ((*st = xf_model_get_info(m, &info)) != XF_OK || (*st = xf_engine_create(m, &o, &e)) != XF_OK) return NULL;
+    out = malloc(sizeof(float) * (size_t)(T > 0 ? T : 1) * (size_t)info.hidden_size);
+    if (!out) *st = XF_ERR_NO_MEMORY;
+    else if ((*st = xf_engine_hidden(e, &b, out)) != XF_OK) free(out), out = NULL;
+    xf_engine_free(e);
+    return out;
+}
+
+int xt_mask_case_open(const char *golden_dir, int k, xt_mask_case *c) {
+    static const int32_t lens[4] = {150, 1, 77, 64};
+    char src[4096];
+    xf_status st;
+    memset(c, 0, sizeof *c);
+    c->mask = xt_masks[k];
+    snprintf(src, sizeof src, "%s/qwen3-hd128-bf16", golden_dir);
+    if (xt_masked_folder(src, c->mask, c->folder, sizeof c->folder)) return -1;
+    xf_model_info info;
+    if (xf_model_open(c->folder, &c->model) != XF_OK || xf_model_get_info(c->model, &info) != XF_OK) {
+        printf("%s with mask %s: %s\n", src, c->mask, xf_last_error());
+        xt_mask_case_close(c);
+        return -1;
+    }
+    memcpy(c->seq_lens, lens, sizeof lens);
+    c->n_seqs = 4;
+    for (int i = 0; i < c->n_seqs; i++) c->n_tokens += lens[i];
+    c->hidden = info.hidden_size;
+    c->tokens = malloc(sizeof(int32_t) * (size_t)c->n_tokens);
+    for (int64_t t = 0; c->tokens && t < c->n_tokens; t++) c->tokens[t] = (int32_t)((t * 7919 + 13) % info.vocab_size);
+    c->ref = c->tokens ? xt_engine_hidden(c->model, XF_BACKEND_CPU_REF, XF_DTYPE_F32, c->tokens, c->seq_lens,
+                                          c->n_seqs, &st)
+                       : NULL;
+    if (!c->ref) {
+        printf("reference, mask %s: %s\n", c->mask, xf_last_error());
+        xt_mask_case_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+void xt_mask_case_close(xt_mask_case *c) {
+    free(c->ref);
+    free(c->tokens);
+    xf_model_free(c->model);
+    if (c->folder[0]) xt_folder_remove(c->folder);
+    memset(c, 0, sizeof *c);
 }

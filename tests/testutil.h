@@ -38,6 +38,40 @@ int xt_parse_dtype(const char *s, xf_dtype *out);
 const char *xt_dtype_name(xf_dtype d);
 const char *xt_backend_name(xf_backend b);
 
+/* A folder like the golden case `src` whose attention mask is `mask` — "full" ("is_causal":
+ * false) or "window=N" (a sliding window of N on every layer; src's config.json must carry
+ * "use_sliding_window": false, "sliding_window": null and full_attention layer_types) —
+ * made as a new temporary folder, its name in out [n]: config.json edited, model.safetensors
+ * linked. 0 on success; xt_folder_remove deletes it. */
+int xt_masked_folder(const char *src, const char *mask, char *out, size_t n);
+void xt_folder_remove(const char *dir);
+/* The masks the engine tests run end to end: full, a window inside the first key tile and
+ * one that crosses a tile edge (GPU tiles are 64 keys). */
+#define XT_N_MASKS 3
+extern const char *const xt_masks[XT_N_MASKS];
+
+/* One of them on qwen3-hd128-bf16 (head_dim 128, 4:2 heads) of the golden cases, with a
+ * batch of sequences shorter and longer than the kernels' tiles and its CPU reference. */
+typedef struct xt_mask_case {
+    const char *mask;       /* xt_masks[k] */
+    char folder[4096];      /* the temporary model folder */
+    xf_model *model;
+    int32_t seq_lens[4];
+    int n_seqs;
+    int32_t *tokens;        /* [T] */
+    int64_t n_tokens;       /* T */
+    int hidden;             /* H */
+    float *ref;             /* [T, H] hidden states from cpu_ref in f32 */
+} xt_mask_case;
+/* 0 on success; else -1 with the reason printed. */
+int xt_mask_case_open(const char *golden_dir, int k, xt_mask_case *c);
+void xt_mask_case_close(xt_mask_case *c);
+
+/* Final hidden states [T, H] of a batch on a new engine of (backend, dtype), malloc'ed;
+ * NULL when creating the engine or the forward fails (*st: why; xf_last_error()). */
+float *xt_engine_hidden(const xf_model *m, xf_backend backend, xf_dtype dtype, const int32_t *tokens,
+                        const int32_t *lens, int n_seqs, xf_status *st);
+
 /* Prints "name: worst error E (tolerance T) ok|FAIL" and returns 1 if it failed. */
 int xt_report(const char *name, double err, double tol);
 
