@@ -169,7 +169,8 @@ xf_backend xf_engine_backend(const xf_engine *e);
 size_t xf_engine_peak_memory(const xf_engine *e);
 
 /* A batch: n_seqs independent sequences concatenated without padding.
- * Each sequence is causal and starts at position 0; no sequence sees another. */
+ * Each sequence starts at position 0 and is attended with the model's mask
+ * (xf_model_info.causal, sliding_window); no sequence sees another. */
 typedef struct xf_batch {
     const int32_t *tokens;      /* [n_tokens] = sum(seq_lens) */
     const int32_t *seq_lens;    /* [n_seqs], each >= 1 and <= max_position */
