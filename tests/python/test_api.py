@@ -158,3 +158,15 @@ def test_sentence_transformers_folder():
         assert m.embed([[1, 2, 3]]).shape == (1, 32)
         with pytest.raises(ValueError):
             m.embed([[1, 2, 3]], prompt_name="query")  # prompts are for texts
+
+
+def test_headless_has_no_logits():
+    case = os.path.join(os.path.dirname(GOLDEN), "hub", "headless-untied")
+    if not os.path.isdir(case):
+        pytest.skip(f"{case} not present")
+    with xfwd.Model(case, backend="cpu") as m:
+        assert m.info["has_lm_head"] is False
+        assert m.hidden([[1, 2, 3]])[0].shape == (3, m.info["hidden_size"])
+        with pytest.raises(xfwd.Error) as e:
+            m.logits([[1, 2, 3]])
+        assert e.value.status_name == "XF_ERR_UNSUPPORTED"
