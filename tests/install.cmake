@@ -3,7 +3,8 @@
 #                  with pkg-config (shared and --static) and find_package(xfwd) computes
 #                  the qwen3-tiny golden hidden states (tests/install.sh)
 #  python_*        tests/python with pytest, over this build's libxfwd.so
-#                  (golden, api, threads, layout: the ctypes structs against the C header,
+#                  (golden, hub_text: sentence-transformers references, api, threads,
+#                  layout: the ctypes structs against the C header,
 #                  install: pip install offline)
 # Not in sanitizer builds: an instrumented library does not load into uninstrumented
 # programs (cc-built apps, the Python interpreter).
@@ -35,7 +36,7 @@ if(NOT _xf_py)
   set(_xf_py /usr/bin/python3)  # run.sh reports the tests skipped
 endif()
 # (paths end in "/", as scripts/gpu-run.sh rewrites them for a carried build)
-foreach(part golden api threads layout install)
+foreach(part golden hub_text api threads layout install)
   xf_add_test(NAME python_${part} TIMEOUT 900
     COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/python/run.sh ${_xf_py} ${PROJECT_BINARY_DIR}/
             ${PROJECT_SOURCE_DIR}/python/ ${CMAKE_CURRENT_SOURCE_DIR}/python/test_${part}.py)
