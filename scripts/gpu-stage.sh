@@ -15,7 +15,7 @@ mkdir -p "$dest/lib"
     mkdir -p "$dest/$(dirname "$f")"
     cp -p "$build/$f" "$dest/$f"
   done
-pattern='libjansson|libopenblas|libblas|libgfortran|libquadmath|libpcre2|libutf8proc|libgomp'
+pattern='libjansson|libmicrohttpd|libopenblas|libblas|libgfortran|libquadmath|libpcre2|libutf8proc|libgomp'
 find "$dest" -type f -perm -u+x ! -path "$dest/lib/*" | while read -r b; do
   ldd "$b" 2>/dev/null | awk '/=>/ {print $1, $3}' || true
 done | sort -u | { grep -E "$pattern" || true; } | while read -r name path; do
