@@ -39,5 +39,17 @@ xf_add_test(NAME hub_text COMMAND test_hub_text ${XF_HUB_DIR} ${CMAKE_CURRENT_SO
 # (tests/make_hub_text_cases.py writes data/hub-text on a machine with torch);
 # skipped (77) until those cases are there.
 find_program(XF_PYTHON3 python3 REQUIRED)
-xf_add_test(NAME hub_text_cases COMMAND ${XF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/hub_text.py $<TARGET_FILE:xfwd_cli>
-  ${CMAKE_CURRENT_SOURCE_DIR}/data/hub-text --backend cpu)
+set(_hub_text_runs cpu:f32)
+if(XFWD_VULKAN)
+  list(APPEND _hub_text_runs vulkan:f32 vulkan:f16)
+endif()
+if(XFWD_CUDA)
+  list(APPEND _hub_text_runs cuda:f32 cuda:bf16)
+endif()
+foreach(run ${_hub_text_runs})
+  string(REPLACE ":" ";" _bd ${run})
+  list(GET _bd 0 be)
+  list(GET _bd 1 mode)
+  xf_add_test(NAME hub_text_cases_${be}_${mode} TIMEOUT 300 COMMAND ${XF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/hub_text.py
+    $<TARGET_FILE:xfwd_cli> ${CMAKE_CURRENT_SOURCE_DIR}/data/hub-text --backend ${be} --dtype ${mode})
+endforeach()

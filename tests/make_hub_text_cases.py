@@ -127,7 +127,7 @@ def st_case(name, src, tok_path, edits, encodes):
     runs = []
     for args, kw in encodes:
         emb = model.encode(TEXTS, convert_to_tensor=True, batch_size=len(TEXTS), **kw)
-        runs.append(run(args, emb.double().cpu().numpy()))
+        runs.append(run(["embed"] + args, emb.double().cpu().numpy()))
     write_case(folder, runs, [{"text": t} for t in TEXTS])
 
 
