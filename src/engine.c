@@ -265,6 +265,11 @@ xf_status xf_engine_classify_last(xf_engine *e, const xf_batch *b, float *out) {
 const xf_model *xf_engine_model(const xf_engine *e) { return e ? e->model : NULL; }
 int32_t xf_engine_max_tokens(const xf_engine *e) { return e ? e->max_tokens : 0; }
 
+xf_status xf_engine_check_batch(const xf_engine *e, const xf_batch *b, const void *out) {
+    int64_t n_tokens = 0;
+    return validate(e, b, out, &n_tokens);
+}
+
 xf_status xf_engine_debug_residual(xf_engine *e, const xf_batch *b, int32_t layer, float *out) {
     if (!e || layer < 0 || layer > e->model->cfg.n_layers)
         return xf_error(XF_ERR_INVALID_ARG, "debug residual: layer %d out of range", layer);

@@ -70,12 +70,9 @@ cleanup:
     return st;
 }
 
-/* Basic checks before a batch's tokens are read here (the engine checks the rest). */
+/* The whole batch checked before its tokens are read here or it is cut into groups. */
 static xf_status check_batch(const xf_engine *e, const xf_batch *b, const void *out) {
-    if (!e || !b || !out) return xf_error(XF_ERR_INVALID_ARG, "engine, batch and out must not be NULL");
-    if (xf_batch_tokens(b) < 0 || !b->tokens)
-        return xf_error(XF_ERR_INVALID_ARG, "the batch has no sequences, an empty one, or NULL arrays");
-    return XF_OK;
+    return xf_engine_check_batch(e, b, out);
 }
 
 /* ---------------------------------------------------------------- pooling */

@@ -7,6 +7,9 @@
 #include "model.h"
 
 const xf_model *xf_engine_model(const xf_engine *e);
+/* The checks every forward makes of a batch (lengths, token ids, adapters), with
+ * messages that index the whole batch. */
+xf_status xf_engine_check_batch(const xf_engine *e, const xf_batch *b, const void *out);
 /* Tokens per forward chunk. */
 int32_t xf_engine_max_tokens(const xf_engine *e);
 /* The backends' own pooling (last, mean, first) after the final norm: out [B, H]. */
