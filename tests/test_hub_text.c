@@ -8,6 +8,7 @@
  * against pooling done here from the hidden states; xf_engine_rerank's
  * Qwen3-Reranker recipe against the same template built here token by token.
  * Folder variants are made in a temporary directory of symlinks. */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,33 @@ static void check_tokenizer(const xf_tokenizer *t) {
     XT_EXPECT(xf_tokenizer_encode_pair(t, "yes", 3, "no", 2, 0, &ids, &n) == XF_OK && same_ids(ids, n, bare, 2),
               "pair without special tokens: yes no");
     free(ids);
+}
+
+/* Bert / Roberta post-processors: cls A sep B sep / cls A sep sep B sep (cls <|im_start|> = 99,
+ * sep <|im_end|> = 100), written into a copy of the tokenizer. */
+static void check_bert_pairs(const char *tokpath) {
+    const char *kinds[2] = {"BertProcessing", "RobertaProcessing"};
+    const int32_t bert[] = {99, 97, 100, 98, 100}, roberta[] = {99, 97, 100, 100, 98, 100}, single[] = {99, 97, 100};
+    for (int k = 0; k < 2; k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s.json", work, kinds[k]);
+        json_t *root = json_load_file(tokpath, 0, NULL);
+        json_t *post = json_pack("{s:s, s:[s,i], s:[s,i]}", "type", kinds[k], "sep", "<|im_end|>", 100, "cls",
+                                 "<|im_start|>", 99);
+        xf_tokenizer *t = NULL;
+        int32_t *ids = NULL;
+        size_t n = 0;
+        int ok = root && post && json_object_set_new(root, "post_processor", post) == 0 &&
+                 json_dump_file(root, path, 0) == 0 && xf_tokenizer_open(path, &t) == XF_OK &&
+                 xf_tokenizer_encode_pair(t, "yes", 3, "no", 2, 1, &ids, &n) == XF_OK;
+        XT_EXPECT(ok && (k ? same_ids(ids, n, roberta, 6) : same_ids(ids, n, bert, 5)), "%s pair template", kinds[k]);
+        free(ids), ids = NULL;
+        ok = ok && xf_tokenizer_encode(t, "yes", 3, 1, &ids, &n) == XF_OK;
+        XT_EXPECT(ok && same_ids(ids, n, single, 3), "%s single template", kinds[k]);
+        free(ids);
+        xf_tokenizer_free(t);
+        json_decref(root);
+    }
 }
 
 /* tokens of `text` with (1) or without (0) special tokens */
@@ -251,6 +279,7 @@ int main(int argc, char **argv) {
         failures++;
     } else {
         check_tokenizer(t);
+        check_bert_pairs(tokpath);
         check_texts(st, lower, t);
         check_prompt_pooling(noprompt, t);
         check_rerank(rr, t);
