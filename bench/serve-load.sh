@@ -65,5 +65,5 @@ PY
   tb=$( { /usr/bin/time -f %e "$xfwd" embed --model "$model" --input "$work/b.jsonl" --output "$work/b.npy" "${rest[@]}" >/dev/null; } 2>&1 | tail -1)
   awk -v n=$N -v q=$SEQ -v a=$ta -v b=$tb 'BEGIN { printf "xfwd embed, one process: %.0f tokens/s (%d x %d tokens in %.2f s, %d in %.2f s)\n", n * q / (b - a), n, q, a, 2 * n, b }'
 else
-  "$xfwd" bench --shape "$shape" --batch "$BATCH" --seq "$SEQ" "${rest[@]}" | grep -E "throughput|backend"
+  "$xfwd" bench --shape "$shape" --batch "$BATCH" --seq "$SEQ" "${rest[@]}" | grep -E "^(throughput|backend)"
 fi
