@@ -128,6 +128,9 @@ def test_adapters():
     base = cli_rows(xfwd, work, "embed", lora_case, seqs)
     lora = cli_rows(xfwd, work, "embed", lora_case, seqs, "--adapter", ad)
     with Server(xfwd, lora_case, "--adapter", f"qv={ad}") as s:
+        st, body = s.call("GET", "/v1/models")
+        check(st == 200 and [m["id"] for m in body["data"]] == ["qwen3-tiny-lora-qv", "qv"] and
+              all(m["object"] == "model" for m in body["data"]), "/v1/models lists the base model and the adapter")
         st, body = s.post("/v1/embeddings", {"input": seqs, "model": "qv"})
         close([d["embedding"] for d in body["data"]] if st == 200 else [], lora, "/v1/embeddings model=qv = xfwd embed --adapter")
         check(st == 200 and body["model"] == "qv", "reply names the adapter as the model")
@@ -152,6 +155,16 @@ def test_disconnects():
         body = json.dumps({"inputs": [seqs[3]] * 40}).encode()
         c.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         c.close()
+        # a client that asks for 240,000 tokens and leaves: what no forward has taken yet is dropped
+        c = socket.create_connection(("127.0.0.1", s.port))
+        body = json.dumps({"inputs": [seqs[3]] * 2000}).encode()
+        c.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        time.sleep(0.5)
+        c.close()
+        time.sleep(2)
+        st, text = s.call("GET", "/metrics")
+        done = [float(l.split()[1]) for l in text.splitlines() if l.startswith("xfwd_batch_tokens_sum")]
+        check(st == 200 and done and done[0] < 2000 * 120, f"a client gone mid-request: its remaining tokens are dropped ({done[0] if done else '?'} of {2000 * 120 + 40 * 120} forwarded)")
         # a slow client: half the headers, then nothing; the server closes it after the timeout
         slow = socket.create_connection(("127.0.0.1", s.port))
         slow.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\n")

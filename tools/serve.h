@@ -55,7 +55,7 @@ typedef struct sv_hist {
 } sv_hist;
 
 enum { SV_EP_EMBEDDINGS, SV_EP_EMBED, SV_EP_RERANK, SV_EP_PREDICT, SV_EP_TOKENIZE, SV_EP_HEALTH,
-       SV_EP_INFO, SV_EP_METRICS, SV_EP_OTHER, SV_EP_COUNT };
+       SV_EP_INFO, SV_EP_METRICS, SV_EP_MODELS, SV_EP_OTHER, SV_EP_COUNT };
 #define SV_STATUS_SLOTS 8        /* 200 400 401 404 405 413 422 424, 5xx: folded into "other" */
 
 typedef struct sv_metrics {
@@ -103,6 +103,7 @@ typedef struct sv_job {
     /* the queue's bookkeeping, under its lock */
     int64_t *seq_off;             /* [n_seqs] token offset of each sequence */
     int32_t next_seq, done_seqs;
+    int32_t end_seq;              /* n_seqs, or fewer once the client has gone */
     int finished;
     xf_status status;
     char error[256];
@@ -118,8 +119,10 @@ typedef struct sv_queue sv_queue;
 int sv_queue_start(sv_server *s, sv_queue **out);
 /* Lets the thread finish the queued jobs, then joins it. */
 void sv_queue_stop(sv_queue *q);
-/* Queues the job and sleeps until it is done; returns job->status. */
-xf_status sv_queue_run(sv_queue *q, sv_job *job);
+/* Queues the job and sleeps until it is done; returns job->status. alive(ctx), when
+ * given, is asked every 200 ms while waiting: 0 (the client has gone) drops the job's
+ * sequences that no forward has taken yet. */
+xf_status sv_queue_run(sv_queue *q, sv_job *job, int (*alive)(void *), void *alive_ctx);
 
 /* ---------------------------------------------------------------- the server */
 
@@ -169,7 +172,10 @@ typedef struct sv_call {
     const char *body;
     size_t body_len;
     const char *adapter_header;  /* X-Adapter, or NULL */
+    int fd;                      /* the client's socket (-1: unknown), to notice it has gone */
 } sv_call;
+/* 1 while the client of the call is still connected (sv_queue_run's alive). */
+int sv_call_alive(void *call);
 
 /* What an endpoint answers; body malloc'ed. */
 typedef struct sv_reply {
@@ -249,6 +255,7 @@ int sv_ep_rerank(sv_call *c, sv_reply *r);       /* POST /rerank */
 int sv_ep_predict(sv_call *c, sv_reply *r);      /* POST /predict */
 int sv_ep_tokenize(sv_call *c, sv_reply *r);     /* POST /tokenize */
 int sv_ep_info(sv_call *c, sv_reply *r);         /* GET /info */
+int sv_ep_models(sv_call *c, sv_reply *r);       /* GET /v1/models (OpenAI) */
 
 /* HTTP layer (serve_http.c): starts libmicrohttpd, returns the bound port. */
 typedef struct sv_http sv_http;

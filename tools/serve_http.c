@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,8 +180,8 @@ static double now_s(void) {
 
 static int endpoint_of(const char *url) {
     static const char *const paths[] = {"/v1/embeddings", "/embed", "/rerank", "/predict", "/tokenize",
-                                        "/health", "/info", "/metrics"};
-    for (int i = 0; i < 8; i++)
+                                        "/health", "/info", "/metrics", "/v1/models"};
+    for (int i = 0; i < 9; i++)
         if (!strcmp(url, paths[i])) return i;
     if (!strcmp(url, "/embeddings")) return SV_EP_EMBEDDINGS;
     return SV_EP_OTHER;
@@ -200,6 +202,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, sv_reply *r) {
     return ok;
 }
 
+int sv_call_alive(void *call) {
+    const sv_call *c = call;
+    if (c->fd < 0) return 1;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0) return 1;
+    if (p.revents & (POLLHUP | POLLERR | POLLRDHUP)) return 0;
+    char byte;   /* readable: the next request of a pipelining client, or the end of the stream */
+    return recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
+}
+
 /* Authorization: Bearer KEY (constant time over the key's length). */
 static int authorized(const sv_server *s, struct MHD_Connection *c) {
     if (!s->cfg.api_key) return 1;
@@ -215,7 +227,7 @@ static int authorized(const sv_server *s, struct MHD_Connection *c) {
 
 static void route(sv_server *s, struct MHD_Connection *c, const char *url, int ep, const char *method, sv_request *rq,
                   sv_reply *r) {
-    sv_api api = ep == SV_EP_EMBEDDINGS ? SV_API_OPENAI : SV_API_TEI;
+    sv_api api = ep == SV_EP_EMBEDDINGS || ep == SV_EP_MODELS || !strncmp(url, "/v1/", 4) ? SV_API_OPENAI : SV_API_TEI;
     int is_get = !strcmp(method, "GET"), is_post = !strcmp(method, "POST");
     if (ep == SV_EP_HEALTH && is_get) {
         r->status = 200;
@@ -233,7 +245,7 @@ static void route(sv_server *s, struct MHD_Connection *c, const char *url, int e
         sv_reply_error(r, &s->metrics, api, 404, SV_ERR_NOT_FOUND, "no route %s %.200s", method, url);
         return;
     }
-    int wants_get = ep == SV_EP_INFO || ep == SV_EP_METRICS || ep == SV_EP_HEALTH;
+    int wants_get = ep == SV_EP_INFO || ep == SV_EP_METRICS || ep == SV_EP_HEALTH || ep == SV_EP_MODELS;
     if ((wants_get && !is_get) || (!wants_get && !is_post)) {
         sv_reply_error(r, &s->metrics, api, 405, SV_ERR_VALIDATION, "method %s not allowed here (use %s)", method,
                        wants_get ? "GET" : "POST");
@@ -256,7 +268,9 @@ static void route(sv_server *s, struct MHD_Connection *c, const char *url, int e
         return;
     }
     sv_call call = {.server = s, .body = rq->body.p ? rq->body.p : "", .body_len = rq->body.n,
-                    .adapter_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Adapter")};
+                    .adapter_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Adapter"), .fd = -1};
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) call.fd = ci->connect_fd;
     switch (ep) {
     case SV_EP_EMBEDDINGS: sv_ep_embeddings(&call, r); break;
     case SV_EP_EMBED: sv_ep_embed(&call, r); break;
@@ -264,6 +278,7 @@ static void route(sv_server *s, struct MHD_Connection *c, const char *url, int e
     case SV_EP_PREDICT: sv_ep_predict(&call, r); break;
     case SV_EP_TOKENIZE: sv_ep_tokenize(&call, r); break;
     case SV_EP_INFO: sv_ep_info(&call, r); break;
+    case SV_EP_MODELS: sv_ep_models(&call, r); break;
     default: break;
     }
     if (!r->body) sv_reply_error(r, &s->metrics, api, 500, SV_ERR_OTHER, "no reply (out of memory?)");

@@ -252,7 +252,7 @@ int sv_get_inputs(sv_call *c, sv_reply *r, sv_api api, json_t *v, const char *fi
 }
 
 int sv_run_job(sv_call *c, sv_reply *r, sv_api api, sv_job *job) {
-    if (sv_queue_run(c->server->queue, job) == XF_OK) return 0;
+    if (sv_queue_run(c->server->queue, job, sv_call_alive, c) == XF_OK) return 0;
     return sv_reply_error(r, &c->server->metrics, api, api == SV_API_OPENAI ? 500 : 424, SV_ERR_BACKEND,
                           "inference failed: %s", job->error);
 }

@@ -11,7 +11,8 @@
 #include "serve.h"
 
 static const char *const endpoint_names[SV_EP_COUNT] = {"/v1/embeddings", "/embed", "/rerank", "/predict",
-                                                        "/tokenize", "/health", "/info", "/metrics", "other"};
+                                                        "/tokenize", "/health", "/info", "/metrics", "/v1/models",
+                                                        "other"};
 static const int status_codes[SV_STATUS_SLOTS] = {200, 400, 401, 404, 405, 413, 422, 424};
 const char *const sv_error_kind_names[8] = {"validation", "tokenizer", "backend", "auth",
                                             "not_found", "too_large", "unhealthy", "other"};

@@ -39,7 +39,7 @@ typedef struct slice {
 static int64_t job_tokens_left(const sv_job *j) {
     if (j->task == SV_TASK_RERANK) return 0;
     int64_t t = 0;
-    for (int32_t i = j->next_seq; i < j->n_seqs; i++) t += j->seq_lens[i];
+    for (int32_t i = j->next_seq; i < j->end_seq; i++) t += j->seq_lens[i];
     return t;
 }
 
@@ -80,7 +80,7 @@ static void run_packed(sv_queue *q) {
     for (sv_job *j = q->head; j && total < budget && sl; j = j->next) {
         if (j->task != task) continue;
         int32_t first = j->next_seq, k = first;
-        while (k < j->n_seqs && total + j->seq_lens[k] <= budget) total += j->seq_lens[k++];
+        while (k < j->end_seq && total + j->seq_lens[k] <= budget) total += j->seq_lens[k++];
         if (k == first) break;   /* the next sequence does not fit: keep the order */
         if (n_slices == cap_slices) {
             slice *g = realloc(sl, sizeof *sl * (size_t)(cap_slices *= 2));
@@ -95,7 +95,7 @@ static void run_packed(sv_queue *q) {
     /* drop fully dispatched jobs from the list (they stay alive until finished) */
     for (sv_job **pp = &q->head, *prev = NULL; *pp;) {
         sv_job *j = *pp;
-        if (j->next_seq >= j->n_seqs && j->task != SV_TASK_RERANK) {
+        if (j->next_seq >= j->end_seq && j->task != SV_TASK_RERANK) {
             *pp = j->next;
             if (q->tail == j) q->tail = prev;
         } else {
@@ -150,7 +150,7 @@ static void run_packed(sv_queue *q) {
         r += sl[i].n;
         finish(j, st, msg);
         j->done_seqs += sl[i].n;
-        if (j->done_seqs == j->n_seqs) {
+        if (j->done_seqs == j->end_seq) {
             j->finished = 1;
             q->answered++;
             pthread_cond_signal(&j->done);
@@ -240,10 +240,28 @@ void sv_queue_stop(sv_queue *q) {
     free(q);
 }
 
-xf_status sv_queue_run(sv_queue *q, sv_job *j) {
+/* Drops the job's undispatched sequences (its client has gone). Called locked. */
+static void cancel(sv_queue *q, sv_job *j) {
+    if (j->task == SV_TASK_RERANK || j->end_seq == j->next_seq) return;
+    j->end_seq = j->next_seq;
+    for (sv_job **pp = &q->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            if (q->tail == j) q->tail = prev;
+            break;
+        }
+    if (j->status == XF_OK) {
+        j->status = XF_ERR_INVALID_ARG;
+        snprintf(j->error, sizeof j->error, "the client went away; the request was dropped");
+    }
+    if (j->done_seqs == j->end_seq) j->finished = 1;
+}
+
+xf_status sv_queue_run(sv_queue *q, sv_job *j, int (*alive)(void *), void *alive_ctx) {
     j->status = XF_OK;
     j->error[0] = 0;
     j->next_seq = j->done_seqs = 0;
+    j->end_seq = j->n_seqs;
     j->finished = 0;
     j->queue_s = -1;
     j->next = NULL;
@@ -269,7 +287,20 @@ xf_status sv_queue_run(sv_queue *q, sv_job *j) {
         else q->head = j;
         q->tail = j;
         pthread_cond_signal(&q->work);
-        while (!j->finished) pthread_cond_wait(&j->done, &q->lock);
+        while (!j->finished) {
+            if (!alive) {
+                pthread_cond_wait(&j->done, &q->lock);
+                continue;
+            }
+            /* every 200 ms: has the client gone? then its sequences not yet in a forward
+             * are dropped, and the job ends with the forward in progress */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200000000L;
+            if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            if (pthread_cond_timedwait(&j->done, &q->lock, &ts) == 0 || j->finished || alive(alive_ctx)) continue;
+            cancel(q, j);
+        }
     }
     pthread_mutex_unlock(&q->lock);
     pthread_cond_destroy(&j->done);

@@ -163,7 +163,20 @@ done:
     return rc;
 }
 
-/* ---------------------------------------------------------------- /info */
+/* ---------------------------------------------------------------- /info, /v1/models */
+
+int sv_ep_models(sv_call *c, sv_reply *r) {
+    const sv_server *s = c->server;
+    json_t *data = json_array();
+    for (int k = -1; k < s->cfg.n_adapters; k++)
+        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", k < 0 ? s->cfg.model_id : s->cfg.adapters[k].name,
+                                              "object", "model", "created", 0, "owned_by", "xfwd"));
+    json_t *o = json_pack("{s:s, s:o}", "object", "list", "data", data);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) return sv_reply_error(r, &c->server->metrics, SV_API_OPENAI, 500, SV_ERR_OTHER, "out of memory");
+    return sv_reply_json(r, text, strlen(text));
+}
 
 static const char *pooling_name(int p) {
     switch (p) {
