@@ -51,6 +51,11 @@ int xf_lines_open(xf_line_reader *r, const char *path, size_t max_bytes, char *e
     memset(r, 0, sizeof *r);
     r->path = path;
     r->max_bytes = max_bytes ? max_bytes : ((size_t)1 << 20);
+    if (!strcmp(path, "-")) {  /* standard input, named so in messages */
+        r->path = "<stdin>";
+        r->f = stdin;
+        return 0;
+    }
     r->f = fopen(path, "rb");
     if (!r->f) {
         snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
@@ -67,6 +72,7 @@ int xf_lines_next(xf_line_reader *r, char **line, size_t *len, char *err, size_t
         c = getc_unlocked(r->f);
         if (c == EOF || c == '\n') break;
         if (n >= r->max_bytes) {
+            r->overlong = 1;
             snprintf(err, err_size, "%s:%ld: line longer than the limit of %zu bytes (--max-line-bytes)", r->path,
                      r->lineno + 1, r->max_bytes);
             return -1;
@@ -105,8 +111,18 @@ int xf_lines_next(xf_line_reader *r, char **line, size_t *len, char *err, size_t
     return 1;
 }
 
+int xf_lines_skip(xf_line_reader *r) {
+    if (!r->overlong) return -1;
+    int c;
+    while ((c = getc_unlocked(r->f)) != EOF && c != '\n') {}
+    if (c == EOF && ferror(r->f)) return -1;
+    r->overlong = 0;
+    r->lineno++;
+    return 0;
+}
+
 void xf_lines_close(xf_line_reader *r) {
-    if (r->f) fclose(r->f);
+    if (r->f && r->f != stdin) fclose(r->f);
     free(r->buf);
     memset(r, 0, sizeof *r);
 }

@@ -23,14 +23,20 @@ typedef struct xf_line_reader {
     long lineno;        /* 1-based number of the line last returned */
     char *buf;
     size_t cap;
+    int overlong;       /* the last error was a line over max_bytes: xf_lines_skip may pass it */
 } xf_line_reader;
 
-/* Opens path for reading. 0, or -1 with a message in err. */
+/* Opens path for reading ("-": standard input, "<stdin>" in messages). 0, or
+ * -1 with a message in err. */
 int xf_lines_open(xf_line_reader *r, const char *path, size_t max_bytes, char *err, size_t err_size);
 /* The next line, without its newline and trailing blanks, NUL-terminated in
  * the reader's buffer: 1; end of file: 0; an error: -1 with a message in err
  * naming the file and the 1-based line. */
 int xf_lines_next(xf_line_reader *r, char **line, size_t *len, char *err, size_t err_size);
+/* After xf_lines_next failed on a line over the limit: reads past the rest of
+ * that line (holding none of it), so the next call returns the line after. 0,
+ * or -1 (the last error was something else, or a read error). */
+int xf_lines_skip(xf_line_reader *r);
 void xf_lines_close(xf_line_reader *r);
 
 /* Default line limit of a forward's input: room for max_pos tokens written as

@@ -93,6 +93,18 @@ static char *dir_of(const char *path) {
 int xf_outfile_open(xf_outfile *o, const char *path, char *err, size_t err_size) {
     memset(o, 0, sizeof *o);
     if (!path || !*path) return snprintf(err, err_size, "no output file named"), -1;
+    if (!strcmp(path, "-")) {  /* standard output: written straight through, nothing to replace */
+        int fd = dup(STDOUT_FILENO);
+        o->path = strdup("<stdout>");
+        o->f = fd >= 0 && o->path ? fdopen(fd, "wb") : NULL;
+        if (!o->f) {
+            int e = errno;
+            if (fd >= 0) close(fd);
+            xf_outfile_abort(o);
+            return fail(err, err_size, "<stdout>", "cannot write", e);
+        }
+        return 0;
+    }
     o->path = strdup(path);
     if (!o->path) return fail(err, err_size, path, "cannot write", ENOMEM);
     struct stat sb;

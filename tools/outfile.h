@@ -9,7 +9,8 @@
  * (non-zero status).
  *
  * A destination that exists and is not a regular file (a pipe, /dev/stdout,
- * /dev/null, /dev/full) is written in place: there is nothing to replace.
+ * /dev/null, /dev/full) is written in place: there is nothing to replace. So is
+ * "-", standard output ("<stdout>" in messages).
  *
  * Use:
  *   xf_outfile o;
