@@ -35,15 +35,16 @@ no_temporaries() {
 }
 
 # ---- interrupted runs: the input is a FIFO nobody writes to, so the run waits
-# with its temporary output open; then it gets the signal.
+# with its temporary output open; then it gets the signal (SIGBUS: as a truncated
+# model file would raise it).
 set -m  # background jobs get SIGINT as an interactive shell's would
-for sig in INT TERM; do
+for sig in INT TERM BUS; do
   d=$work/int-$sig
   mkdir -p "$d"
   echo "previous good output" > "$d/out.npy"
   mkfifo "$d/in.fifo"
   exec 3<> "$d/in.fifo"
-  "$xfwd" hidden --model "$model" --input "$d/in.fifo" --output "$d/out.npy" --backend cpu 2> /dev/null &
+  "$xfwd" hidden --model "$model" --input "$d/in.fifo" --output "$d/out.npy" --backend cpu 2> "$d/err.txt" &
   pid=$!
   for _ in $(seq 100); do ls -A "$d" | grep -q '\.tmp-' && break; sleep 0.05; done
   ls -A "$d" | grep -q '\.tmp-' || bad "SIG$sig: no temporary output file appeared beside out.npy"
@@ -55,6 +56,10 @@ for sig in INT TERM; do
   if [ $rc -eq 0 ]; then bad "SIG$sig: exit status 0 after the interrupt"; fi
   if [ "$(cat "$d/out.npy")" != "previous good output" ]; then bad "SIG$sig: the previous output was changed"; fi
   no_temporaries "$d" "SIG$sig"
+  # SIGBUS is what a model file truncated in the middle of a forward raises: it is named
+  if [ "$sig" = BUS ] && ! grep -q "bus error reading a memory-mapped file" "$d/err.txt"; then
+    bad "SIGBUS: no message on stderr: $(cat "$d/err.txt")"
+  fi
   [ $rc -ne 0 ] && ok "SIG$sig during a run: status $rc, previous output kept, no temporary file"
 done
 set +m

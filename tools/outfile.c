@@ -2,7 +2,10 @@
  * and renamed over it when complete (see outfile.h). The temporary names being
  * written are kept in a small fixed list that the signal handler reads: on
  * SIGINT/SIGTERM/SIGHUP/SIGQUIT it unlinks them (async-signal-safe) and
- * re-raises the signal with its previous disposition. */
+ * re-raises the signal with its previous disposition. SIGBUS is caught too: the
+ * library maps model files, and one truncated in the middle of a forward (a
+ * shrink between calls is an error of the library, safetensors.c) raises it; the
+ * process then says so on stderr before it dies, instead of dying silently. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,7 +22,7 @@
 
 /* Temporary files being written; the handler unlinks each non-NULL entry. */
 static _Atomic(char *) pending[MAX_PENDING];
-static const int caught[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+static const int caught[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGBUS};
 static struct sigaction previous[sizeof caught / sizeof caught[0]];
 static atomic_int handlers_installed;
 static atomic_uint name_counter;
@@ -28,6 +31,12 @@ static void on_signal(int sig) {
     for (int i = 0; i < MAX_PENDING; i++) {
         char *p = atomic_load(&pending[i]);
         if (p) unlink(p);
+    }
+    if (sig == SIGBUS) {
+        static const char msg[] = "xfwd: bus error reading a memory-mapped file: was a model file (.safetensors) "
+                                  "truncated or rewritten during the run? The output was not written.\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
     }
     for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
         if (caught[i] == sig) sigaction(sig, &previous[i], NULL);

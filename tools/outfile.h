@@ -6,7 +6,8 @@
  * after fsync. Until then the previous file, if any, is untouched. On failure,
  * or when the process is interrupted (SIGINT, SIGTERM, SIGHUP, SIGQUIT), the
  * temporary file is removed; an interrupted process then dies of its signal
- * (non-zero status).
+ * (non-zero status). SIGBUS (a memory-mapped model file truncated during the
+ * run) also removes them, after one line on stderr saying what happened.
  *
  * A destination that exists and is not a regular file (a pipe, /dev/stdout,
  * /dev/null, /dev/full) is written in place: there is nothing to replace. So is
