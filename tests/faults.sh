@@ -46,7 +46,7 @@ for sig in INT TERM BUS; do
   exec 3<> "$d/in.fifo"
   "$xfwd" hidden --model "$model" --input "$d/in.fifo" --output "$d/out.npy" --backend cpu 2> "$d/err.txt" &
   pid=$!
-  for _ in $(seq 100); do ls -A "$d" | grep -q '\.tmp-' && break; sleep 0.05; done
+  for _ in $(seq 600); do ls -A "$d" | grep -q '\.tmp-' && break; sleep 0.05; done  # up to 30 s
   ls -A "$d" | grep -q '\.tmp-' || bad "SIG$sig: no temporary output file appeared beside out.npy"
   sleep 0.2
   kill -"$sig" "$pid"
