@@ -86,7 +86,7 @@ static void progress_show(progress *p, double frac, int final) {
     p->last = t;
     double el = t - p->t0, rate = el > 0 ? p->tokens / el : 0;
     char eta[64] = "";
-    if (frac > 0 && frac < 1 && !final) {
+    if (frac > 0 && frac < 1 && !final && p->tokens > 0) {
         long s = (long)(el * (1 - frac) / frac + 0.5);
         snprintf(eta, sizeof eta, ", %.0f%%, ETA %ld:%02ld:%02ld", 100 * frac, s / 3600, s / 60 % 60, s % 60);
     }
@@ -227,6 +227,9 @@ static int flush(job *j) {
         row += n;
     }
     chunk_reset(c);
+    /* the chunk's rows leave the process now (a reader of the temporary file, a pipe, sees them) */
+    fflush(j->out.f.f);
+    if (j->has_labels) fflush(j->labels.f.f);
     xf_cli_output *bad = xf_cli_output_failed(&j->out) ? &j->out
                          : j->has_labels && xf_cli_output_failed(&j->labels) ? &j->labels : NULL;
     if (bad) {  /* stop at once; the commit names the cause (no space left on device, ...) */
@@ -406,6 +409,7 @@ int xf_cli_forward(int argc, char **argv) {
     if (xf_cli_input_open(&in, o.input, m, o.model, &to, line_limit, err, sizeof err)) { xf_cli_fail("%s", err); goto done; }
     j.input_name = in.lr.path;
     j.pr = (progress){.on = !o.quiet && isatty(STDERR_FILENO), .cmd = j.cmd, .t0 = now_s()};
+    j.pr.last = j.pr.t0;  /* the first line after half a second */
     if (stream(&j, &in, chunk_tokens, chunk_seqs)) goto done;
     if (xf_cli_output_commit(&j.out, err, sizeof err)) { xf_cli_fail("%s", err); goto done; }
     if (j.has_labels && xf_cli_output_commit(&j.labels, err, sizeof err)) { xf_cli_fail("%s", err); goto done; }

@@ -4,7 +4,8 @@
  *   detokenize: {"ids": [...]} or [...]  →  {"text": "..."} per line
  * Blank input lines are skipped. Errors: one line on stderr naming the file and line.
  * Lines are read through the bounded line reader (jsonl.h, --max-line-bytes); the
- * output is built with jansson and written whole or not at all (outfile.h). */
+ * output is built with jansson and written whole or not at all (outfile.h).
+ * Options take --key value or --key=value; "-" is standard input / output. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -28,34 +29,42 @@ static int parse_args(int argc, char **argv, int allow_no_special, tok_args *a)
     memset(a, 0, sizeof(*a));
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], **dst = NULL;
-        if (allow_no_special && !strcmp(o, "--no-special")) {
+        /* --key=value or --key value */
+        const char *eq = strncmp(o, "--", 2) == 0 ? strchr(o, '=') : NULL;
+        char name[32];
+        size_t len = eq ? (size_t)(eq - o) : strlen(o);
+        if (len >= sizeof(name)) len = sizeof(name) - 1;
+        memcpy(name, o, len);
+        name[len] = '\0';
+        if (allow_no_special && !strcmp(name, "--no-special") && !eq) {
             a->no_special = 1;
             continue;
         }
-        if (!strcmp(o, "--max-line-bytes") && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (errno || *end || end == argv[i] || v < 1 || argv[i][0] == '-') {
-                fprintf(stderr, "xfwd %s: --max-line-bytes expects a positive integer, got '%s'\n", cmd, argv[i]);
-                return 2;
-            }
-            a->max_line_bytes = (size_t)v;
-            continue;
-        }
-        if (!strcmp(o, "--model")) dst = &a->model;
-        else if (!strcmp(o, "--tokenizer")) dst = &a->tokenizer;
-        else if (!strcmp(o, "--input")) dst = &a->input;
-        else if (!strcmp(o, "--output")) dst = &a->output;
-        if (!dst) {
-            fprintf(stderr, "xfwd %s: unknown option '%s' (try xfwd --help)\n", cmd, o);
+        if (!strcmp(name, "--model")) dst = &a->model;
+        else if (!strcmp(name, "--tokenizer")) dst = &a->tokenizer;
+        else if (!strcmp(name, "--input")) dst = &a->input;
+        else if (!strcmp(name, "--output")) dst = &a->output;
+        else if (strcmp(name, "--max-line-bytes") != 0) {
+            fprintf(stderr, "xfwd %s: unknown option '%s' (try xfwd %s --help)\n", cmd, o, cmd);
             return 2;
         }
-        if (i + 1 >= argc) {
+        if (!eq && i + 1 >= argc) {
             fprintf(stderr, "xfwd %s: option '%s' needs a value\n", cmd, o);
             return 2;
         }
-        *dst = argv[++i];
+        const char *v = eq ? eq + 1 : argv[++i];
+        if (dst) {
+            *dst = v;
+            continue;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || *end || end == v || n < 1 || v[0] == '-') {
+            fprintf(stderr, "xfwd %s: --max-line-bytes expects a positive integer, got '%s'\n", cmd, v);
+            return 2;
+        }
+        a->max_line_bytes = (size_t)n;
     }
     if (!a->model == !a->tokenizer) {
         fprintf(stderr, "xfwd %s: give exactly one of --model DIR or --tokenizer FILE\n", cmd);
