@@ -62,8 +62,11 @@ xf_status xfc_scratch_alloc(xfc_state *s, int t_cap, int b_cap) {
     XF_TRY(xf_rope_table(&s->model->cfg, rows, &rope_cos, &rope_sin));
     XF_TRY(xfc_malloc(s, (void **)&s->rope_cos, rope_bytes, "rope cos"));
     XF_TRY(xfc_malloc(s, (void **)&s->rope_sin, rope_bytes, "rope sin"));
-    CUDA_CHECK(cudaMemcpy(s->rope_cos, rope_cos, rope_bytes, cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(s->rope_sin, rope_sin, rope_bytes, cudaMemcpyHostToDevice));
+    /* on the engine's stream (non-blocking: a plain cudaMemcpy would not order the copy
+     * before its kernels), and finished before the host tables are freed */
+    CUDA_CHECK(cudaMemcpyAsync(s->rope_cos, rope_cos, rope_bytes, cudaMemcpyHostToDevice, s->stream));
+    CUDA_CHECK(cudaMemcpyAsync(s->rope_sin, rope_sin, rope_bytes, cudaMemcpyHostToDevice, s->stream));
+    CUDA_CHECK(cudaStreamSynchronize(s->stream));
 cleanup:
     free(rope_cos);
     free(rope_sin);
