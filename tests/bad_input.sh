@@ -147,7 +147,7 @@ expect bad-dtype "--dtype" -- "$xfwd" hidden --model "$good" --input "$work/ok.j
 expect bad-backend "--backend" -- "$xfwd" hidden --model "$good" --input "$work/ok.jsonl" --output "$work/o.npy" --backend tpu
 expect unknown-option "unknown option" -- "$xfwd" hidden --model "$good" --frobnicate 1
 expect missing-required "required" -- "$xfwd" logits --model "$good"
-expect cpu-bf16 "f32" -- "$xfwd" hidden --model "$good" --input "$work/ok.jsonl" --output "$work/o.npy" --backend cpu --dtype bf16
+expect cpu-f16 "f32" -- "$xfwd" hidden --model "$good" --input "$work/ok.jsonl" --output "$work/o.npy" --backend cpu --dtype f16
 expect logits-without-lm-head "no lm_head" -- "$xfwd" logits --model "$golden/qwen3-tiny-cls" --input "$work/ok.jsonl" --output "$work/o.npy"
 expect classify-causal-lm "classification" -- "$xfwd" classify --model "$good" --input "$work/ok.jsonl" --output "$work/o.npy"
 expect adapter-missing "adapter" -- "$xfwd" hidden --model "$good" --input "$work/ok.jsonl" --output "$work/o.npy" --adapter "$work/noadapter"

@@ -1,17 +1,38 @@
-/* backend_cpu.c — the fast "cpu" backend: the CPU forward driver with BLAS
- * linear layers (weights converted to fp32 once at creation) and threaded
- * attention. Matches cpu_ref within fp32 tolerance (tests/test_ops.c, golden). */
+/* backend_cpu.c — the fast "cpu" backend: the CPU forward driver with fast linear
+ * layers and threaded attention, in one of two modes:
+ *   f32 (and tf32, the same here): BLAS sgemm on fp32 weights (a bf16/f16
+ *     checkpoint is converted to fp32 once at creation);
+ *   bf16: oneDNN bf16 matmuls with fp32 accumulation on bf16 weights (a bf16
+ *     checkpoint used as stored, others converted to bf16 once); norms, RoPE,
+ *     attention, SwiGLU and the residual stream stay fp32. Needs oneDNN in the
+ *     build and a CPU it supports (dnnl_matmul.h).
+ * Matches cpu_ref within the mode's tolerance (tests/test_ops.c, golden). */
+#include <omp.h>
 #include <stdlib.h>
 
 #include "../error.h"
 #include "cpu_forward.h"
+#include "dnnl_matmul.h"
 #include "fast_ops.h"
 #include "ref_ops.h"
 
+/* The fast backend's own part of the state (cpu_state.ctx). */
+typedef struct fast_ctx {
+    int n_threads;      /* resolved (> 0): set on the forward's thread before each forward */
+    xf_mm *mm;          /* bf16 matmuls; NULL in f32 mode */
+    xf_status mm_status;/* first failure of a bf16 matmul inside a forward */
+} fast_ctx;
+
 static void fast_linear(void *ctx, const float *x, const xf_tensor *W, const xf_tensor *bias, float *y, int64_t T,
                         int in, int out, int accumulate) {
-    (void)ctx;
-    xf_fast_linear(x, W->data, bias && bias->data ? bias->data : NULL, y, T, in, out, accumulate);
+    fast_ctx *fc = ctx;
+    const float *b = bias && bias->data ? bias->data : NULL;  /* fp32 (xf_cpu_state_init) */
+    if (W->type == XF_W_BF16) {
+        xf_status st = xf_mm_linear_bf16(fc->mm, x, W->data, b, y, T, in, out, accumulate);
+        if (st != XF_OK && fc->mm_status == XF_OK) fc->mm_status = st;
+        return;
+    }
+    xf_fast_linear(x, W->data, b, y, T, in, out, accumulate);  /* fp32: LoRA factors, f32 mode */
 }
 
 static void fast_attention(void *ctx, const float *q, int64_t qs, const float *k, int64_t ks, const float *v,
@@ -23,41 +44,115 @@ static void fast_attention(void *ctx, const float *q, int64_t qs, const float *k
 
 static const cpu_kernels fast_kernels = {.linear = fast_linear, .attention = fast_attention};
 
-/* Matrices become fp32 copies once (for BLAS); norms are read per use. */
+/* f32 and tf32 always; bf16 where oneDNN is built in (xf_mm_create says whether
+ * this CPU can run it); f16 never. */
+static xf_status fast_check_mode(xf_dtype mode) {
+    if (mode == XF_DTYPE_F32 || mode == XF_DTYPE_TF32 || mode == XF_DTYPE_BF16) return XF_OK;
+    return xf_error(XF_ERR_UNSUPPORTED, "the CPU backend computes in f32 or bf16: use --dtype f32 or bf16 "
+                                        "(f16 needs a GPU backend)");
+}
+
+static void fast_free(fast_ctx *fc) {
+    if (!fc) return;
+    xf_mm_free(fc->mm);
+    free(fc);
+}
+
 static xf_status cpu_create(const xf_backend_config *cfg, void **state) {
-    xf_status st = xf_cpu_create(cfg, &fast_kernels, 1, state);
-    if (st == XF_OK) xf_fast_set_threads(cfg->n_threads);
+    xf_status st = fast_check_mode(cfg->dtype);
+    if (st != XF_OK) return st;
+    fast_ctx *fc = calloc(1, sizeof *fc);
+    if (!fc) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
+    fc->n_threads = cfg->n_threads > 0 ? cfg->n_threads : omp_get_num_procs();
+    xf_fast_set_threads(fc->n_threads);
+    const int bf16 = cfg->dtype == XF_DTYPE_BF16;
+    if (bf16 && (st = xf_mm_create(&fc->mm)) != XF_OK) {
+        fast_free(fc);
+        return st;
+    }
+    st = xf_cpu_create(cfg, &fast_kernels, fc, bf16 ? CPU_W_BF16 : CPU_W_F32, state);
+    if (st != XF_OK) fast_free(fc);
     return st;
+}
+
+/* The thread count is an OpenMP setting of the calling thread: set it on the
+ * thread that runs this forward (engines may be called from any thread). */
+static xf_status cpu_forward(void *state, const xf_plan *plan) {
+    cpu_state *cs = state;
+    fast_ctx *fc = cs->ctx;
+    pthread_mutex_lock(&cs->lock);
+    omp_set_num_threads(fc->n_threads);
+    fc->mm_status = XF_OK;
+    xf_status st = xf_cpu_forward(cs, plan);
+    if (st == XF_OK) st = fc->mm_status;
+    pthread_mutex_unlock(&cs->lock);
+    return st;
+}
+
+static void cpu_destroy(void *state) {
+    if (!state) return;
+    fast_ctx *fc = ((cpu_state *)state)->ctx;
+    xf_cpu_destroy(state);
+    fast_free(fc);
 }
 
 /* ---------------------------------------------------------------- op table */
 
 static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const float *bias, float *y, int T,
                            int in, int out, int accumulate) {
-    xf_fast_linear(x, W, bias, y, T, in, out, accumulate);
-    return xf_cpu_check_mode(mode);
+    xf_status st = fast_check_mode(mode);
+    if (st != XF_OK || mode != XF_DTYPE_BF16) {
+        if (st == XF_OK) xf_fast_linear(x, W, bias, y, T, in, out, accumulate);
+        return st;
+    }
+    /* bf16: W rounded to bf16 as a checkpoint would store it, then the engine's path */
+    xf_mm *mm = NULL;
+    uint16_t *Wb = malloc(sizeof(uint16_t) * (size_t)out * (size_t)in + 1);
+    if (!Wb) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
+    xf_mm_to_bf16(W, Wb, (int64_t)out * in);
+    st = xf_mm_create(&mm);
+    if (st == XF_OK) st = xf_mm_linear_bf16(mm, x, Wb, bias, y, T, in, out, accumulate);
+    xf_mm_free(mm);
+    free(Wb);
+    return st;
+}
+
+static xf_status op_rmsnorm(xf_dtype mode, const float *x, const float *w, float *y, int rows, int n, float eps) {
+    xf_ref_rmsnorm(x, w, y, rows, n, eps);
+    return fast_check_mode(mode);
+}
+
+static xf_status op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos, int T,
+                                int nh, int D, const float *cos, const float *sin) {
+    xf_ref_qknorm_rope(x, w, eps, pos, T, nh, D, cos, sin);
+    return fast_check_mode(mode);
 }
 
 static xf_status op_attention(xf_dtype mode, const float *q, const float *k, const float *v, float *out,
                               const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
     xf_fast_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, out, seq_start, B, nh, nkv, D,
                       mask);
-    return xf_cpu_check_mode(mode);
+    return fast_check_mode(mode);
+}
+
+static xf_status op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n) {
+    xf_ref_swiglu(gate, up, out, n);
+    return fast_check_mode(mode);
 }
 
 static const xf_op_table fast_ops = {
-    .rmsnorm = xf_cpu_op_rmsnorm,
+    .rmsnorm = op_rmsnorm,
     .linear = op_linear,
-    .qknorm_rope = xf_cpu_op_qknorm_rope,
+    .qknorm_rope = op_qknorm_rope,
     .attention = op_attention,
-    .swiglu = xf_cpu_op_swiglu,
+    .swiglu = op_swiglu,
 };
 
 const xf_backend_ops xf_backend_cpu = {
     .name = "cpu",
     .create = cpu_create,
-    .forward = xf_cpu_forward_op,
+    .forward = cpu_forward,
     .peak_memory = xf_cpu_peak,
-    .destroy = xf_cpu_destroy,
+    .destroy = cpu_destroy,
     .ops = &fast_ops,
 };

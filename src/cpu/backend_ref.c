@@ -23,7 +23,9 @@ static void ref_attention(void *ctx, const float *q, int64_t qs, const float *k,
 static const cpu_kernels ref_kernels = {.linear = ref_linear, .attention = ref_attention};
 
 static xf_status ref_create(const xf_backend_config *cfg, void **state) {
-    return xf_cpu_create(cfg, &ref_kernels, 0, state);
+    xf_status st = xf_cpu_check_mode(cfg->dtype);
+    if (st != XF_OK) return st;
+    return xf_cpu_create(cfg, &ref_kernels, NULL, CPU_W_STORED, state);
 }
 
 /* ---------------------------------------------------------------- op table */

@@ -219,6 +219,19 @@ static xf_status own(cpu_state *cs, size_t bytes, float **out) {
     return XF_OK;
 }
 
+/* Replaces *t by a bf16 copy unless it already is bf16. */
+static xf_status as_bf16(cpu_state *cs, xf_tensor *t) {
+    if (!t->data || t->type == XF_W_BF16) return XF_OK;
+    float *buf;
+    int64_t n = xf_tensor_numel(t);
+    xf_status st = own(cs, sizeof(uint16_t) * (size_t)n, &buf);
+    if (st != XF_OK) return st;
+    xf_tensor_to_bf16(t, 0, n, (uint16_t *)buf);
+    t->data = buf;
+    t->type = XF_W_BF16;
+    return XF_OK;
+}
+
 /* Replaces *t by an fp32 copy unless it already is fp32. */
 static xf_status as_f32(cpu_state *cs, xf_tensor *t) {
     if (!t->data || t->type == XF_W_F32) return XF_OK;
@@ -232,7 +245,7 @@ static xf_status as_f32(cpu_state *cs, xf_tensor *t) {
     return XF_OK;
 }
 
-xf_status xf_cpu_state_init(cpu_state *cs, const xf_backend_config *cfg, int need_f32) {
+xf_status xf_cpu_state_init(cpu_state *cs, const xf_backend_config *cfg, cpu_weights w) {
     xf_status st = XF_OK;
     const xf_model *m = cfg->model;
     const xf_config *c = &m->cfg;
@@ -242,12 +255,28 @@ xf_status xf_cpu_state_init(cpu_state *cs, const xf_backend_config *cfg, int nee
     cs->adapters = cfg->n_adapters > 0 && !cfg->merge ? cfg->adapters : NULL;
     cs->n_adapters = cfg->n_adapters;
     cs->lora_rank = cs->adapters ? xf_cpu_max_rank(cfg->adapters, cfg->n_adapters) : 0;
-    if (!need_f32 && !cfg->merge) return XF_OK;
+    if (w == CPU_W_STORED && !cfg->merge) return XF_OK;
 
     XF_ALLOC(cs->own_layers, c->n_layers);
     memcpy(cs->own_layers, m->layers, sizeof(xf_layer) * (size_t)c->n_layers);
     cs->layers = cs->own_layers;
-    if (need_f32) {
+    if (w == CPU_W_BF16) {
+        /* the embedding stays as stored (rows are read one token at a time); a tied
+         * lm_head shares it when it is bf16, else gets its own bf16 copy */
+        XF_TRY(as_bf16(cs, &cs->lm_head));
+        XF_TRY(as_f32(cs, &cs->score));
+        const xf_adapter *merged = cfg->merge && cfg->n_adapters > 0 ? cfg->adapters[0] : NULL;
+        for (int l = 0; l < c->n_layers; l++) {
+            xf_layer *L = &cs->own_layers[l];
+            for (int mod = 0; mod < XF_MOD_COUNT; mod++)
+                if (!merged || !merged->mods[l][mod].A)  /* merged ones: below */
+                    XF_TRY(as_bf16(cs, (xf_tensor *)xf_module_weight(L, (xf_module)mod)));
+            XF_TRY(as_f32(cs, &L->bq));
+            XF_TRY(as_f32(cs, &L->bk));
+            XF_TRY(as_f32(cs, &L->bv));
+        }
+    }
+    if (w == CPU_W_F32) {
         int tied = m->lm_head.data == m->embed.data;
         XF_TRY(as_f32(cs, &cs->embed));
         XF_TRY(as_f32(cs, &cs->score));
@@ -268,8 +297,25 @@ xf_status xf_cpu_state_init(cpu_state *cs, const xf_backend_config *cfg, int nee
             for (int mod = 0; mod < XF_MOD_COUNT; mod++) {
                 if (!a->mods[l][mod].A) continue;
                 xf_tensor *W = (xf_tensor *)xf_module_weight(&cs->own_layers[l], (xf_module)mod);
+                const int64_t n = xf_tensor_numel(W);
                 float *buf;
-                XF_TRY(own(cs, sizeof(float) * (size_t)xf_tensor_numel(W), &buf));
+                if (w == CPU_W_BF16) {
+                    /* merged in fp32 (a scratch copy), kept in bf16 */
+                    float *merged32 = malloc(sizeof(float) * (size_t)n);
+                    XF_CHECK(merged32, XF_ERR_NO_MEMORY, "out of host memory for a merged weight");
+                    st = xf_adapter_merge(a, l, (xf_module)mod, W, merged32);
+                    if (st == XF_OK) st = own(cs, sizeof(uint16_t) * (size_t)n, &buf);
+                    if (st == XF_OK) {
+                        xf_tensor t32 = {.data = merged32, .type = XF_W_F32, .ndim = 2, .shape = {W->shape[0], W->shape[1]}};
+                        xf_tensor_to_bf16(&t32, 0, n, (uint16_t *)buf);
+                        W->data = buf;
+                        W->type = XF_W_BF16;
+                    }
+                    free(merged32);
+                    if (st != XF_OK) goto cleanup;
+                    continue;
+                }
+                XF_TRY(own(cs, sizeof(float) * (size_t)n, &buf));
                 XF_TRY(xf_adapter_merge(a, l, (xf_module)mod, W, buf));
                 W->data = buf;
                 W->type = XF_W_F32;
@@ -312,18 +358,17 @@ xf_status xf_cpu_op_swiglu(xf_dtype mode, const float *gate, const float *up, fl
     return xf_cpu_check_mode(mode);
 }
 
-xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, int need_f32, void **state) {
-    xf_status st = xf_cpu_check_mode(cfg->dtype);
-    if (st != XF_OK) return st;
+xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, void *ctx, cpu_weights w, void **state) {
     cpu_state *cs = calloc(1, sizeof *cs);
     if (!cs) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
-    st = xf_cpu_state_init(cs, cfg, need_f32);
+    xf_status st = xf_cpu_state_init(cs, cfg, w);
     if (st != XF_OK) {
         xf_cpu_state_free(cs);
         free(cs);
         return st;
     }
     cs->k = k;
+    cs->ctx = ctx;
     pthread_mutex_init(&cs->lock, NULL);
     *state = cs;
     return XF_OK;

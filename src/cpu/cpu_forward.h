@@ -56,10 +56,18 @@ typedef struct cpu_state {
     size_t weight_bytes;        /* bytes of weight copies */
 } cpu_state;
 
-/* Sets up weights for the CPU backends: with need_f32, every weight is given as
- * an fp32 copy (for BLAS) unless already fp32; with cfg->merge, adapter 0 is
- * folded into the targeted weights. */
-xf_status xf_cpu_state_init(cpu_state *cs, const xf_backend_config *cfg, int need_f32);
+/* How a CPU backend wants its matrices (linear weights, lm_head, score head). */
+typedef enum cpu_weights {
+    CPU_W_STORED = 0,   /* as stored (the reference reads any dtype) */
+    CPU_W_F32 = 1,      /* fp32 (BLAS sgemm): a copy of every matrix not stored in fp32 */
+    CPU_W_BF16 = 2      /* bf16 (oneDNN): matrices stored in bf16 used as they are, others
+                           copied to bf16; q/k/v biases and the score head in fp32; the
+                           embedding read as stored */
+} cpu_weights;
+
+/* Sets up weights for the CPU backends as `w` says; with cfg->merge, adapter 0 is
+ * folded into the targeted weights (in fp32, then kept in the dtype `w` asks for). */
+xf_status xf_cpu_state_init(cpu_state *cs, const xf_backend_config *cfg, cpu_weights w);
 void xf_cpu_state_free(cpu_state *cs);
 
 xf_status xf_cpu_forward(cpu_state *cs, const xf_plan *plan);
@@ -67,15 +75,17 @@ void xf_cpu_scratch_free(cpu_scratch *s);
 /* Largest LoRA rank over the adapters. */
 int32_t xf_cpu_max_rank(const xf_adapter *const *adapters, int32_t n);
 
-/* What both CPU backends share: the mode check (f32/tf32 only) and the op-table
- * entries whose kernels are the reference ones in both. */
+/* What both CPU backends share: the f32 mode check (f32/tf32) and the op-table
+ * entries whose kernels are the reference ones in both (fp32 in every mode the
+ * backend accepts: the fast backend checks its bf16 mode itself). */
 xf_status xf_cpu_check_mode(xf_dtype mode);
 xf_status xf_cpu_op_rmsnorm(xf_dtype mode, const float *x, const float *w, float *y, int rows, int n, float eps);
 xf_status xf_cpu_op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos, int T,
                                 int nh, int D, const float *cos, const float *sin);
 xf_status xf_cpu_op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n);
-/* create / peak / destroy of a CPU backend whose kernels are `k`; need_f32 as in xf_cpu_state_init */
-xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, int need_f32, void **state);
+/* create / peak / destroy of a CPU backend whose kernels are `k` (called with `ctx`);
+ * weights as in xf_cpu_state_init. The caller checks cfg->dtype first. */
+xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, void *ctx, cpu_weights w, void **state);
 xf_status xf_cpu_forward_op(void *state, const xf_plan *plan);
 size_t xf_cpu_peak(void *state);
 void xf_cpu_destroy(void *state);
