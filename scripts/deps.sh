@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian packages xfwd builds and tests with, if missing:
-# compiler and build tools, jansson (JSON), OpenBLAS, PCRE2 and utf8proc
+# compiler and build tools, jansson (JSON), OpenBLAS, oneDNN (the CPU's bf16 mode), PCRE2 and utf8proc
 # (tokenizer), the Vulkan loader, glslc and Mesa's lavapipe (Vulkan on the CPU),
 # libmicrohttpd (xfwd serve), curl and wrk (its tests and load benchmark),
 # python3 (test helpers; numpy, pytest, pip and setuptools for the Python package's
@@ -10,7 +10,7 @@
 # shader toolchain of scripts/fetch-shader-tools.sh where the system's is too old.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config file python3 npm
-      libjansson-dev libopenblas-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev curl wrk
+      libjansson-dev libopenblas-dev libdnnl-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev curl wrk
       libvulkan-dev glslc mesa-vulkan-drivers
       python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel python3-venv
       clang libclang-rt-dev)
