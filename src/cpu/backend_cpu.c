@@ -42,7 +42,11 @@ static void fast_attention(void *ctx, const float *q, int64_t qs, const float *k
     xf_fast_attention(q, qs, k, ks, v, vs, out, seq_start, B, nh, nkv, D, mask);
 }
 
-static const cpu_kernels fast_kernels = {.linear = fast_linear, .attention = fast_attention};
+static const cpu_kernels fast_kernels = {.linear = fast_linear,
+                                         .attention = fast_attention,
+                                         .rmsnorm = xf_fast_rmsnorm,
+                                         .qknorm_rope = xf_fast_qknorm_rope,
+                                         .swiglu = xf_fast_swiglu};
 
 /* f32 and tf32 always; bf16 where oneDNN is built in (xf_mm_create says whether
  * this CPU can run it); f16 never. */
@@ -118,13 +122,13 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
 }
 
 static xf_status op_rmsnorm(xf_dtype mode, const float *x, const float *w, float *y, int rows, int n, float eps) {
-    xf_ref_rmsnorm(x, w, y, rows, n, eps);
+    xf_fast_rmsnorm(x, w, y, rows, n, eps);
     return fast_check_mode(mode);
 }
 
 static xf_status op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos, int T,
                                 int nh, int D, const float *cos, const float *sin) {
-    xf_ref_qknorm_rope(x, w, eps, pos, T, nh, D, cos, sin);
+    xf_fast_qknorm_rope(x, w, eps, pos, T, nh, D, cos, sin);
     return fast_check_mode(mode);
 }
 
@@ -136,7 +140,7 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *k, con
 }
 
 static xf_status op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n) {
-    xf_ref_swiglu(gate, up, out, n);
+    xf_fast_swiglu(gate, up, out, n);
     return fast_check_mode(mode);
 }
 

@@ -20,7 +20,11 @@ static void ref_attention(void *ctx, const float *q, int64_t qs, const float *k,
     xf_ref_attention(q, qs, k, ks, v, vs, out, seq_start, B, nh, nkv, D, mask);
 }
 
-static const cpu_kernels ref_kernels = {.linear = ref_linear, .attention = ref_attention};
+static const cpu_kernels ref_kernels = {.linear = ref_linear,
+                                        .attention = ref_attention,
+                                        .rmsnorm = xf_ref_rmsnorm,
+                                        .qknorm_rope = xf_ref_qknorm_rope,
+                                        .swiglu = xf_ref_swiglu};
 
 static xf_status ref_create(const xf_backend_config *cfg, void **state) {
     xf_status st = xf_cpu_check_mode(cfg->dtype);

@@ -106,7 +106,7 @@ static xf_status run_layer(cpu_state *cs, const xf_plan *p, int l, float *normw)
 
     /* attention block: h = x + o_proj(attn(rms(x))) */
     to_f32(&L->attn_norm, normw);
-    xf_ref_rmsnorm(s->x, normw, s->xn, T, H, eps);
+    cs->k->rmsnorm(s->x, normw, s->xn, T, H, eps);
     cs->k->linear(cs->ctx, s->xn, &L->wq, &L->bq, s->q, T, H, Q, 0);
     apply_lora(cs, p, l, XF_MOD_Q, s->xn, s->q, H, Q);
     cs->k->linear(cs->ctx, s->xn, &L->wk, &L->bk, s->k, T, H, KV, 0);
@@ -120,8 +120,8 @@ static xf_status run_layer(cpu_state *cs, const xf_plan *p, int l, float *normw)
         to_f32(&L->k_norm, kn);
     }
     /* positions < p->max_seq_len <= cs->rope_rows (rope_reserve) */
-    xf_ref_qknorm_rope(s->q, qn, eps, p->positions, T, NH, D, cs->rope_cos, cs->rope_sin);
-    xf_ref_qknorm_rope(s->k, kn, eps, p->positions, T, NKV, D, cs->rope_cos, cs->rope_sin);
+    cs->k->qknorm_rope(s->q, qn, eps, p->positions, T, NH, D, cs->rope_cos, cs->rope_sin);
+    cs->k->qknorm_rope(s->k, kn, eps, p->positions, T, NKV, D, cs->rope_cos, cs->rope_sin);
     cs->k->attention(cs->ctx, s->q, Q, s->k, KV, s->v, KV, s->att, p->seq_start, p->n_seqs, NH, NKV, D,
                      xf_config_mask(c, l));
     cs->k->linear(cs->ctx, s->att, &L->wo, NULL, s->x, T, Q, H, 1);
@@ -129,12 +129,12 @@ static xf_status run_layer(cpu_state *cs, const xf_plan *p, int l, float *normw)
 
     /* MLP block: x' = h + down(silu(gate(rms(h))) ⊙ up(rms(h))) */
     to_f32(&L->mlp_norm, normw);
-    xf_ref_rmsnorm(s->x, normw, s->xn, T, H, eps);
+    cs->k->rmsnorm(s->x, normw, s->xn, T, H, eps);
     cs->k->linear(cs->ctx, s->xn, &L->w_gate, NULL, s->gate, T, H, I, 0);
     apply_lora(cs, p, l, XF_MOD_GATE, s->xn, s->gate, H, I);
     cs->k->linear(cs->ctx, s->xn, &L->w_up, NULL, s->up, T, H, I, 0);
     apply_lora(cs, p, l, XF_MOD_UP, s->xn, s->up, H, I);
-    xf_ref_swiglu(s->gate, s->up, s->gate, T * I);
+    cs->k->swiglu(s->gate, s->up, s->gate, T * I);
     cs->k->linear(cs->ctx, s->gate, &L->w_down, NULL, s->x, T, I, H, 1);
     apply_lora(cs, p, l, XF_MOD_DOWN, s->gate, s->x, I, H);
     return XF_OK;
@@ -185,18 +185,18 @@ xf_status xf_cpu_forward(cpu_state *cs, const xf_plan *p) {
     }
     to_f32(&cs->final_norm, normw);
     switch (p->output) {
-    case XF_OUT_HIDDEN: xf_ref_rmsnorm(s->x, normw, p->out, T, H, (float)c->eps); break;
+    case XF_OUT_HIDDEN: cs->k->rmsnorm(s->x, normw, p->out, T, H, (float)c->eps); break;
     case XF_OUT_LOGITS:
-        xf_ref_rmsnorm(s->x, normw, s->xn, T, H, (float)c->eps);
+        cs->k->rmsnorm(s->x, normw, s->xn, T, H, (float)c->eps);
         cs->k->linear(cs->ctx, s->xn, &cs->lm_head, NULL, p->out, T, H, c->vocab, 0);
         break;
     case XF_OUT_EMBED:
-        xf_ref_rmsnorm(s->x, normw, s->xn, T, H, (float)c->eps);
+        cs->k->rmsnorm(s->x, normw, s->xn, T, H, (float)c->eps);
         pool(p, s->xn, H, p->out);
         break;
     case XF_OUT_CLASSIFY:
         for (int32_t b = 0; b < p->n_seqs; b++)
-            xf_ref_rmsnorm(s->x + (int64_t)(p->seq_start[b + 1] - 1) * H, normw, s->rows + (int64_t)b * H, 1, H,
+            cs->k->rmsnorm(s->x + (int64_t)(p->seq_start[b + 1] - 1) * H, normw, s->rows + (int64_t)b * H, 1, H,
                            (float)c->eps);
         cs->k->linear(cs->ctx, s->rows, &cs->score, NULL, p->out, p->n_seqs, H, c->num_labels, 0);
         break;

@@ -16,6 +16,11 @@ typedef struct cpu_kernels {
     void (*attention)(void *ctx, const float *q, int64_t qs, const float *k, int64_t ks, const float *v,
                       int64_t vs, float *out, const int32_t *seq_start, int B, int nh, int nkv, int D,
                       xf_attn_mask mask);
+    /* as xf_ref_rmsnorm, xf_ref_qknorm_rope and xf_ref_swiglu */
+    void (*rmsnorm)(const float *x, const float *w, float *y, int64_t rows, int n, float eps);
+    void (*qknorm_rope)(float *x, const float *w, float eps, const int32_t *pos, int64_t T, int nh, int D,
+                        const float *cos, const float *sin);
+    void (*swiglu)(const float *gate, const float *up, float *out, int64_t n);
 } cpu_kernels;
 
 /* Activation scratch, grown on demand (the CPU path may allocate per forward).

@@ -3,6 +3,9 @@
  * OpenMP iteration with float accumulation and a numerically safe softmax. */
 #include <cblas.h>
 #include <math.h>
+#ifdef XFWD_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +39,71 @@ void xf_fast_linear(const float *x, const float *W, const float *bias, float *y,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, out, in, 1.0f, x, in, W, in, beta, y, out);
 }
 
+#ifdef XFWD_HAVE_DNNL
+/* Attention in tiles of ATT_QB queries of one head of one sequence, one tile per OpenMP
+ * iteration: S = scale · Q·Kᵀ over the keys the tile's queries see (one sgemm), each
+ * row's masked softmax in fp32 (P = 0 outside the row's keys), then O = P·V (one
+ * sgemm). oneDNN's sgemm runs on the calling thread inside a parallel region. */
+enum { ATT_QB = 64 };
+
+static void attention_tiled(const float *q, int64_t qs, const float *k, int64_t ks, const float *v, int64_t vs,
+                            float *out, const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
+    const int group = nh / nkv;
+    const float scale = 1.0f / sqrtf((float)D);
+    int max_len = 0, n_tiles = 0;
+    for (int b = 0; b < B; b++) {
+        const int len = seq_start[b + 1] - seq_start[b];
+        if (len > max_len) max_len = len;
+        n_tiles += (len + ATT_QB - 1) / ATT_QB;
+    }
+    /* tile i of the batch: sequence tile_seq[i], first query tile_q0[i] (in the sequence) */
+    int32_t *tile_seq = malloc(sizeof(int32_t) * (size_t)(2 * n_tiles + 1)), *tile_q0 = tile_seq + n_tiles;
+    if (!tile_seq) abort();
+    for (int b = 0, i = 0; b < B; b++)
+        for (int q0 = 0; q0 < seq_start[b + 1] - seq_start[b]; q0 += ATT_QB, i++) tile_seq[i] = b, tile_q0[i] = q0;
+#pragma omp parallel
+    {
+        float *S = malloc(sizeof(float) * (size_t)ATT_QB * (size_t)max_len);  /* [ATT_QB, keys of the tile] */
+        if (!S) abort();
+#pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int i = 0; i < n_tiles; i++)
+            for (int h = 0; h < nh; h++) {
+                const int b = tile_seq[i], q0 = tile_q0[i], len = seq_start[b + 1] - seq_start[b];
+                const int nq = len - q0 < ATT_QB ? len - q0 : ATT_QB;
+                int klo, khi, lo, hi;  /* the tile's keys [klo, khi]: the first query's lo .. the last's hi */
+                xf_mask_keys(mask, q0, len, &klo, &hi);
+                xf_mask_keys(mask, q0 + nq - 1, len, &lo, &khi);
+                const int nk = khi - klo + 1;
+                const int64_t t0 = seq_start[b] + q0, s0 = seq_start[b] + klo, koff = (int64_t)(h / group) * D;
+                /* S [nq, nk] = scale · Q [nq, D] · K [nk, D]ᵀ */
+                dnnl_sgemm('N', 'T', nq, nk, D, scale, q + t0 * qs + (int64_t)h * D, qs, k + s0 * ks + koff, ks, 0.0f,
+                           S, nk);
+                for (int r = 0; r < nq; r++) {
+                    float *p = S + (int64_t)r * nk;
+                    xf_mask_keys(mask, q0 + r, len, &lo, &hi);
+                    lo -= klo, hi -= klo;
+                    float mx = -INFINITY, sum = 0;
+                    for (int j = lo; j <= hi; j++) mx = p[j] > mx ? p[j] : mx;
+                    for (int j = lo; j <= hi; j++) sum += (p[j] = expf(p[j] - mx));
+                    const float inv = 1.0f / sum;
+                    for (int j = 0; j < nk; j++) p[j] = j < lo || j > hi ? 0.0f : p[j] * inv;
+                }
+                /* O [nq, D] (rows nh·D apart) = P [nq, nk] · V [nk, D] */
+                dnnl_sgemm('N', 'N', nq, D, nk, 1.0f, S, nk, v + s0 * vs + koff, vs, 0.0f,
+                           out + (t0 * nh + h) * (int64_t)D, (int64_t)nh * D);
+            }
+        free(S);
+    }
+    free(tile_seq);
+}
+#endif
+
 void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, const float *v, int64_t vs,
                        float *out, const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
+#ifdef XFWD_HAVE_DNNL
+    attention_tiled(q, qs, k, ks, v, vs, out, seq_start, B, nh, nkv, D, mask);
+    return;
+#endif
     const int64_t T = seq_start[B];
     const int group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)D);
@@ -87,4 +153,23 @@ void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, c
         free(acc);
     }
     free(seq_of);
+}
+
+void xf_fast_rmsnorm(const float *x, const float *w, float *y, int64_t rows, int n, float eps) {
+#pragma omp parallel for schedule(static) if (rows * n >= (1 << 15))
+    for (int64_t r = 0; r < rows; r++) xf_ref_rmsnorm(x + r * n, w, y + r * n, 1, n, eps);
+}
+
+void xf_fast_qknorm_rope(float *x, const float *w, float eps, const int32_t *pos, int64_t T, int nh, int D,
+                         const float *cos, const float *sin) {
+#pragma omp parallel for schedule(static) if (T * nh * D >= (1 << 15))
+    for (int64_t t = 0; t < T; t++) xf_ref_qknorm_rope(x + t * nh * D, w, eps, pos + t, 1, nh, D, cos, sin);
+}
+
+void xf_fast_swiglu(const float *gate, const float *up, float *out, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= (1 << 15))
+    for (int64_t i = 0; i < n; i++) {
+        const float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
 }

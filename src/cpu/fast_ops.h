@@ -11,6 +11,12 @@ void xf_fast_linear(const float *x, const float *W, const float *bias, float *y,
 /* As xf_ref_attention, threaded, float accumulation. */
 void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, const float *v, int64_t vs,
                        float *out, const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask);
+/* As xf_ref_rmsnorm and xf_ref_qknorm_rope (the same arithmetic), rows threaded. */
+void xf_fast_rmsnorm(const float *x, const float *w, float *y, int64_t rows, int n, float eps);
+void xf_fast_qknorm_rope(float *x, const float *w, float eps, const int32_t *pos, int64_t T, int nh, int D,
+                         const float *cos, const float *sin);
+/* out[i] = silu(gate[i]) * up[i] in fp32, threaded. */
+void xf_fast_swiglu(const float *gate, const float *up, float *out, int64_t n);
 /* Sets the thread count of BLAS and of the attention kernel (0: all cores). */
 void xf_fast_set_threads(int n);
 
