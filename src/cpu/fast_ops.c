@@ -1,6 +1,9 @@
-/* fast_ops.c — fast CPU kernels. Linear layers are one sgemm each (bias by
- * pre-filling y and beta = 1); attention runs one (token, head) pair per
- * OpenMP iteration with float accumulation and a numerically safe softmax. */
+/* fast_ops.c — fast CPU kernels in fp32. Linear layers are one sgemm each (bias by
+ * pre-filling y and beta = 1). With oneDNN in the build, sgemm is oneDNN's and
+ * attention runs in tiles of queries through it (attention_tiled); without, sgemm is
+ * the BLAS's and attention runs one (token, head) pair per OpenMP iteration with
+ * float accumulation. Softmax is numerically safe either way. Elementwise ops are
+ * threaded over rows. */
 #include <cblas.h>
 #include <math.h>
 #ifdef XFWD_HAVE_DNNL
@@ -35,8 +38,15 @@ void xf_fast_linear(const float *x, const float *W, const float *bias, float *y,
         }
         beta = 1.0f;
     }
-    /* y [T, out] = x [T, in] · Wᵀ, W row-major [out, in] */
+    /* y [T, out] = x [T, in] · Wᵀ, W row-major [out, in]. oneDNN's sgemm where it is built
+     * in: AVX-512 kernels on OpenMP's threads, the runtime every other CPU op uses (see
+     * bench/cpu.md: OpenBLAS 0.3.21 runs its AVX2 kernels on this CPU, on a thread pool of
+     * its own); the same fp32 arithmetic either way. */
+#ifdef XFWD_HAVE_DNNL
+    dnnl_sgemm('N', 'T', T, out, in, 1.0f, x, in, W, in, beta, y, out);
+#else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, out, in, 1.0f, x, in, W, in, beta, y, out);
+#endif
 }
 
 #ifdef XFWD_HAVE_DNNL
@@ -102,8 +112,7 @@ void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, c
                        float *out, const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
 #ifdef XFWD_HAVE_DNNL
     attention_tiled(q, qs, k, ks, v, vs, out, seq_start, B, nh, nkv, D, mask);
-    return;
-#endif
+#else
     const int64_t T = seq_start[B];
     const int group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)D);
@@ -153,6 +162,7 @@ void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, c
         free(acc);
     }
     free(seq_of);
+#endif
 }
 
 void xf_fast_rmsnorm(const float *x, const float *w, float *y, int64_t rows, int n, float eps) {

@@ -1,5 +1,6 @@
-/* fast_ops.h — the fast CPU kernels: OpenBLAS sgemm for linear layers and
- * OpenMP threads for attention. fp32 in, fp32 out, matching ref_ops.h. */
+/* fast_ops.h — the fast CPU kernels in fp32: sgemm (oneDNN's where built in, else the
+ * BLAS's) for linear layers and attention, OpenMP threads for the rest. fp32 in, fp32
+ * out, matching ref_ops.h. */
 #ifndef XF_FAST_OPS_H
 #define XF_FAST_OPS_H
 
