@@ -17,8 +17,13 @@ if not os.path.exists(os.path.join(node_dir, "node_modules", "openai")):
     if not shutil.which("npm") or not shutil.which("node"):
         print("skipped: no node/npm")
         sys.exit(77)
-    r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", node_dir, "openai"],
-                       capture_output=True, text=True, timeout=300)
+    try:
+        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--fetch-retries=1",
+                            "--fetch-timeout=30000", "--prefix", node_dir, "openai"],
+                           capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        print("skipped: npm install openai took more than 240 s (no registry?)")
+        sys.exit(77)
     if r.returncode != 0:
         print("skipped: npm install openai failed: " + r.stderr.strip()[-500:])
         sys.exit(77)
