@@ -159,6 +159,18 @@ typedef struct xf_engine_options {
 /* Fills opts with defaults: AUTO backend, F32, default max_tokens, no adapter. */
 void xf_engine_options_init(xf_engine_options *opts);
 
+/* The dtype "auto" means for model m on a backend: the checkpoint's own dtype where
+ * that backend computes in it fast, else F32.
+ *  - XF_BACKEND_CPU (and XF_BACKEND_AUTO, answered as the CPU): XF_DTYPE_BF16 when
+ *    the layers' matrices are stored in BF16 (norms may be F32), the CPU has bf16
+ *    dot-product instructions (AVX512-BF16, AMX) and this build has the CPU's bf16
+ *    mode (oneDNN); else XF_DTYPE_F32.
+ *  - XF_BACKEND_CPU_REF: XF_DTYPE_F32 (the reference computes in f32 only).
+ *  - XF_BACKEND_CUDA, XF_BACKEND_VULKAN: XF_DTYPE_BF16 / XF_DTYPE_F16 for a BF16 / F16
+ *    checkpoint, else XF_DTYPE_F32.
+ * m NULL: XF_DTYPE_F32. */
+xf_dtype xf_model_auto_dtype(const xf_model *m, xf_backend backend);
+
 typedef struct xf_engine xf_engine;
 
 xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_engine **out);

@@ -89,6 +89,10 @@ extern const xf_backend_ops xf_backend_cuda;
 extern const xf_backend_ops xf_backend_vulkan;
 #endif
 
+/* The CPU backend's "auto" dtype for m (xf_model_auto_dtype): bf16 for a BF16
+ * checkpoint where the CPU has bf16 instructions and oneDNN is built in, else f32. */
+xf_dtype xf_cpu_auto_dtype(const xf_model *m);
+
 /* Returns the ops table for a backend kind, or NULL when not compiled in. */
 const xf_backend_ops *xf_backend_lookup(xf_backend kind);
 

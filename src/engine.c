@@ -47,6 +47,18 @@ void xf_engine_options_init(xf_engine_options *o) {
     o->max_tokens = XF_DEFAULT_MAX_TOKENS;
 }
 
+xf_dtype xf_model_auto_dtype(const xf_model *m, xf_backend backend) {
+    if (!m) return XF_DTYPE_F32;
+    switch (backend) {
+    case XF_BACKEND_AUTO:
+    case XF_BACKEND_CPU: return xf_cpu_auto_dtype(m);
+    case XF_BACKEND_CUDA:
+    case XF_BACKEND_VULKAN:
+        return !strcmp(m->weight_dtype, "BF16") ? XF_DTYPE_BF16 : !strcmp(m->weight_dtype, "F16") ? XF_DTYPE_F16 : XF_DTYPE_F32;
+    default: return XF_DTYPE_F32;
+    }
+}
+
 int64_t xf_batch_tokens(const xf_batch *b) {
     if (!b || b->n_seqs < 1 || !b->seq_lens) return -1;
     int64_t n = 0;

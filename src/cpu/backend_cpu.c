@@ -100,6 +100,16 @@ static void cpu_destroy(void *state) {
     fast_free(fc);
 }
 
+/* bf16 when every layer matrix is stored in bf16 (norms may be fp32: "mixed"
+ * checkpoints count) and the CPU runs bf16 natively. */
+xf_dtype xf_cpu_auto_dtype(const xf_model *m) {
+    if (m->cfg.n_layers < 1 || !xf_mm_bf16_native()) return XF_DTYPE_F32;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int mod = 0; mod < XF_MOD_COUNT; mod++)
+            if (xf_module_weight(&m->layers[l], (xf_module)mod)->type != XF_W_BF16) return XF_DTYPE_F32;
+    return XF_DTYPE_BF16;
+}
+
 /* ---------------------------------------------------------------- op table */
 
 static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const float *bias, float *y, int T,
