@@ -268,7 +268,7 @@ def test_help():
     check("--max-batch-tokens" in out and "--api-key" in out and "--adapter NAME=DIR" in out, "xfwd serve --help")
     r = subprocess.run([xfwd, "serve", "--model", tiny, "--port", "x"], capture_output=True, text=True, timeout=30)
     check(r.returncode == 2 and "--port" in r.stderr, "a bad flag value: exit 2 naming the flag")
-    r = subprocess.run([xfwd, "serve", "--model", tiny, "--adapter", "x=/nonexistent"], capture_output=True, text=True,
+    r = subprocess.run([xfwd, "serve", "--model=" + tiny, "--adapter=x=/nonexistent"], capture_output=True, text=True,
                        timeout=30)
     check(r.returncode == 1 and "--adapter x" in r.stderr, "a missing adapter folder: exit 1 naming it")
 

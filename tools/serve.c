@@ -33,8 +33,9 @@ static const char serve_usage[] =
     "  --served-model-name NAME  the model name requests use and replies report (default: folder name)\n"
     "  --threads N               CPU threads of the engine (0: all cores)\n"
     "  --cache-dir DIR           pipeline cache of the GPU backends\n"
-    "endpoints: POST /v1/embeddings (OpenAI), POST /embed /rerank /predict /tokenize, GET /health /info\n"
-    "           /metrics (text-embeddings-inference); see README.md\n";
+    "options take '--key value' or '--key=value'\n"
+    "endpoints: POST /v1/embeddings, GET /v1/models (OpenAI); POST /embed /rerank /predict /tokenize,\n"
+    "           GET /health /info /metrics (text-embeddings-inference); see README.md\n";
 
 static int parse_num(const char *flag, const char *v, long lo, long hi, long *out) {
     char *end;
@@ -95,18 +96,23 @@ static int parse_args(int argc, char **argv, sv_config *c) {
     if (c->api_key && !*c->api_key) c->api_key = NULL;
     c->adapters = calloc((size_t)argc, sizeof *c->adapters);
     if (!c->adapters) return 1;
+    char flag[64];
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v, *eq = strchr(a, '=');
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(serve_usage, stdout);
             return -1;
         }
-        if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
+        if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof flag) {   /* --key=value */
+            snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
+            a = flag, v = eq + 1;
+        } else if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "xfwd serve: %s '%s' (try xfwd serve --help)\n",
                     strncmp(a, "--", 2) ? "unexpected argument" : "option needs a value:", a);
             return 2;
+        } else {
+            v = argv[++i];
         }
-        const char *v = argv[++i];
         long x = 0;
         int k;
         const num_opt *num;
@@ -117,12 +123,12 @@ static int parse_args(int argc, char **argv, sv_config *c) {
         else if (!strcmp(a, "--served-model-name")) c->model_id = v;
         else if (!strcmp(a, "--cache-dir")) c->cache_dir = v;
         else if (!strcmp(a, "--adapter")) {
-            const char *eq = strchr(v, '=');
-            if (!eq || eq == v || !eq[1]) {
+            const char *sep = strchr(v, '=');
+            if (!sep || sep == v || !sep[1]) {
                 fprintf(stderr, "xfwd serve: --adapter expects NAME=DIR, got '%s'\n", v);
                 return 2;
             }
-            char *name = strndup(v, (size_t)(eq - v));
+            char *name = strndup(v, (size_t)(sep - v));
             if (!name) return 1;
             for (int j = 0; j < c->n_adapters; j++)
                 if (!strcmp(c->adapters[j].name, name)) {
@@ -130,7 +136,7 @@ static int parse_args(int argc, char **argv, sv_config *c) {
                     free(name);
                     return 2;
                 }
-            c->adapters[c->n_adapters++] = (sv_adapter_arg){name, eq + 1};
+            c->adapters[c->n_adapters++] = (sv_adapter_arg){name, sep + 1};
         } else if (!strcmp(a, "--backend")) {
             if ((k = pick_name(v, 0)) < 0) {
                 fprintf(stderr, "xfwd serve: --backend must be auto, cpu, cpu_ref, cuda or vulkan, got '%s'\n", v);
