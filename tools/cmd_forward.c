@@ -48,6 +48,7 @@ typedef struct progress {
     const char *cmd;
     double t0, last;
     int64_t seqs, tokens, skipped;
+    double t_forward, t_input, t_output;  /* seconds in each part (--verbose) */
 } progress;
 
 typedef struct job {
@@ -190,7 +191,10 @@ static int flush(job *j) {
         }
         c->out_cap = (size_t)cap;
         xf_batch b = {.tokens = c->tokens, .seq_lens = c->lens, .n_seqs = c->n_seqs};
-        if (run(j, &b, c->prompt_lens, c->out) != XF_OK) {
+        const double t0 = now_s();
+        const xf_status st = run(j, &b, c->prompt_lens, c->out);
+        j->pr.t_forward += now_s() - t0;
+        if (st != XF_OK) {
             const long first = c->items[0].line, last = c->items[c->n_items - 1].line;
             if (!j->o->on_error_skip) {
                 progress_clear(&j->pr);
@@ -213,6 +217,7 @@ static int flush(job *j) {
             }
         }
     }
+    const double t_out = now_s();
     int64_t row = 0;  /* the first output row of the item's sequence */
     for (int32_t i = 0; i < c->n_items; i++) {
         const chunk_item *it = &c->items[i];
@@ -230,6 +235,7 @@ static int flush(job *j) {
     /* the chunk's rows leave the process now (a reader of the temporary file, a pipe, sees them) */
     fflush(j->out.f.f);
     if (j->has_labels) fflush(j->labels.f.f);
+    j->pr.t_output += now_s() - t_out;
     xf_cli_output *bad = xf_cli_output_failed(&j->out) ? &j->out
                          : j->has_labels && xf_cli_output_failed(&j->labels) ? &j->labels : NULL;
     if (bad) {  /* stop at once; the commit names the cause (no space left on device, ...) */
@@ -303,7 +309,9 @@ static int stream(job *j, xf_cli_input *in, int64_t chunk_tokens, int chunk_seqs
     char err[4400];
     int64_t lines = 0;
     for (;;) {
+        const double t0 = now_s();
         int got = xf_cli_input_next(in, err, sizeof err);
+        j->pr.t_input += now_s() - t0;
         if (got == -2) {
             progress_clear(&j->pr);
             return xf_cli_fail("%s", err);
@@ -415,6 +423,13 @@ int xf_cli_forward(int argc, char **argv) {
     if (j.has_labels && xf_cli_output_commit(&j.labels, err, sizeof err)) { xf_cli_fail("%s", err); goto done; }
     if (j.has_report && xf_outfile_commit(&j.report, err, sizeof err)) { xf_cli_fail("%s", err); goto done; }
     progress_show(&j.pr, 1, 1);
+    if (o.verbose) {
+        const double wall = now_s() - j.pr.t0;
+        fprintf(stderr, "xfwd %s: %lld sequences, %lld tokens in %.3f s = %.0f tokens/s; forwards %.3f s (%.0f tokens/s), "
+                        "input %.3f s, output %.3f s\n", j.cmd, (long long)j.pr.seqs, (long long)j.pr.tokens, wall,
+                j.pr.tokens / wall, j.pr.t_forward, j.pr.t_forward > 0 ? j.pr.tokens / j.pr.t_forward : 0,
+                j.pr.t_input, j.pr.t_output);
+    }
     if (j.pr.skipped)
         fprintf(stderr, "xfwd %s: %lld input line%s skipped%s%s\n", j.cmd, (long long)j.pr.skipped,
                 j.pr.skipped == 1 ? "" : "s", o.error_report ? ", listed in " : "", o.error_report ? o.error_report : "");
