@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli.sh XFWD GOLDEN_DIR — the command-line contract end to end: info, hidden,
 # logits, embed, classify (with labels), adapters applied and merged, each
-# output .npy compared with the golden tensor.
+# output .npy compared with the golden tensor (in f32: --dtype auto may run a BF16
+# checkpoint in bf16 on a CPU with bf16 instructions).
 set -u
 xfwd=$1
 golden=$2
@@ -20,10 +21,10 @@ check() { # check NAME command...
 
 for c in qwen3-tiny llama-tiny qwen2-tiny-sharded qwen3-hd128-bf16; do
   $tool jsonl "$golden/$c" "$work/$c.jsonl"
-  check "$c hidden" bash -c "'$xfwd' hidden --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/h.npy' --backend cpu && $tool compare '$work/h.npy' '$golden/$c' hidden 1e-5"
-  check "$c logits" bash -c "'$xfwd' logits --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/l.npy' --backend cpu && $tool compare '$work/l.npy' '$golden/$c' logits 1e-5"
-  check "$c embed mean" bash -c "'$xfwd' embed --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/e.npy' --pooling mean --normalize && $tool compare '$work/e.npy' '$golden/$c' pooled_mean 1e-5"
-  check "$c embed last" bash -c "'$xfwd' embed --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/e.npy' --normalize && $tool compare '$work/e.npy' '$golden/$c' pooled_last 1e-5"
+  check "$c hidden" bash -c "'$xfwd' hidden --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/h.npy' --backend cpu --dtype f32 && $tool compare '$work/h.npy' '$golden/$c' hidden 1e-5"
+  check "$c logits" bash -c "'$xfwd' logits --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/l.npy' --backend cpu --dtype f32 && $tool compare '$work/l.npy' '$golden/$c' logits 1e-5"
+  check "$c embed mean" bash -c "'$xfwd' embed --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/e.npy' --pooling mean --normalize --dtype f32 && $tool compare '$work/e.npy' '$golden/$c' pooled_mean 1e-5"
+  check "$c embed last" bash -c "'$xfwd' embed --model '$golden/$c' --input '$work/$c.jsonl' --output '$work/e.npy' --normalize --dtype f32 && $tool compare '$work/e.npy' '$golden/$c' pooled_last 1e-5"
 done
 
 c=qwen3-tiny-cls

@@ -202,10 +202,11 @@ else
 fi
 
 # ---- --backend auto / --dtype auto say what they chose
-check "--verbose: auto backend and dtype (bf16 checkpoint on the CPU: f32)" bash -c "
+check "--verbose: auto backend and dtype (bf16 checkpoint on the CPU: f32, or bf16 with bf16 instructions)" bash -c "
 '$xfwd' hidden --model '$golden/qwen3-hd128-bf16' --input '$work/in.jsonl' --output '$work/v.npy' --verbose --threads 1 2>'$work/err' &&
-grep -Eq 'backend (cpu \(auto: no CUDA GPU, no Vulkan GPU\), dtype f32|cuda .*dtype bf16|vulkan .*dtype bf16) \(--dtype auto\)' '$work/err' && cat '$work/err'"
-check "--backend cpu --dtype auto: f32" bash -c "'$xfwd' logits --model '$golden/qwen3-hd128-bf16' --input '$work/in.jsonl' --output '$work/v.npy' --backend cpu --verbose --threads 1 2>&1 | grep -q 'backend cpu, dtype f32 (--dtype auto)'"
+grep -Eq 'backend (cpu \(auto: no CUDA GPU, no Vulkan GPU\), dtype (f32|bf16)|cuda .*dtype bf16|vulkan .*dtype bf16) \(--dtype auto\)' '$work/err' && cat '$work/err'"
+check "--backend cpu --dtype auto: f32" bash -c "'$xfwd' logits --model '$golden/qwen3-hd128-bf16' --input '$work/in.jsonl' --output '$work/v.npy' --backend cpu --verbose --threads 1 2>&1 | grep -Eq 'backend cpu, dtype (f32|bf16) \(--dtype auto\)'"
+check "--backend cpu --dtype auto on an f32 checkpoint: f32" bash -c "'$xfwd' hidden --model '$model' --input '$work/in.jsonl' --output '$work/v.npy' --backend cpu --verbose --threads 1 2>&1 | grep -q 'backend cpu, dtype f32 (--dtype auto)'"
 
 # ---- memory bounded by the chunk: peak RSS flat as the input grows 16x
 python3 - "$work" <<'PY'

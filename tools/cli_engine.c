@@ -3,11 +3,12 @@
  *   --backend auto: CUDA; else Vulkan when the Vulkan loader lists a real GPU
  *     (discrete, integrated or virtual — never a CPU device such as lavapipe,
  *     where the fast CPU path is quicker); else the fast CPU path.
- *   --dtype auto: f32 on the CPU; on a GPU the checkpoint's dtype (BF16 or F16
- *     weights run in bf16 / f16, F32 or mixed weights in f32).
+ *   --dtype auto: xf_model_auto_dtype for the backend tried — on a GPU the
+ *     checkpoint's dtype (BF16 or F16 weights run in bf16 / f16, F32 or mixed in
+ *     f32); on the CPU f32, or bf16 for a BF16 checkpoint where the CPU has bf16
+ *     instructions and the build has oneDNN.
  * What was chosen, and why, goes into cli_opts.chosen for --verbose. */
 #include <stdio.h>
-#include <string.h>
 
 #ifdef XFWD_HAVE_VULKAN
 #include <vulkan/vulkan.h>
@@ -41,11 +42,9 @@ static int vulkan_gpu(char *name, size_t size) {
 #endif
 }
 
-/* The GPU dtype of --dtype auto: the checkpoint's 16-bit type, else f32. */
-static xf_dtype gpu_dtype(const xf_model *m) {
-    xf_model_info i;
-    xf_model_get_info(m, &i);
-    return !strcmp(i.weight_dtype, "BF16") ? XF_DTYPE_BF16 : !strcmp(i.weight_dtype, "F16") ? XF_DTYPE_F16 : XF_DTYPE_F32;
+/* the dtype given, or --dtype auto as the library defines it for backend b */
+static xf_dtype dtype_for(const xf_model *m, const cli_opts *o, xf_backend b) {
+    return o->dtype_auto ? xf_model_auto_dtype(m, b) : o->dtype;
 }
 
 static xf_status try_engine(const xf_model *m, cli_opts *o, xf_backend b, xf_dtype d, const xf_adapter *const *adapter,
@@ -64,27 +63,25 @@ static xf_status try_engine(const xf_model *m, cli_opts *o, xf_backend b, xf_dty
 }
 
 int xf_cli_engine(const xf_model *m, cli_opts *o, const xf_adapter *const *adapter, xf_engine **e) {
-    const xf_dtype on_gpu = o->dtype_auto ? gpu_dtype(m) : o->dtype, on_cpu = o->dtype_auto ? XF_DTYPE_F32 : o->dtype;
     const char *dtype_why = o->dtype_auto ? " (--dtype auto)" : "";
     xf_status st;
     *e = NULL;
     if (o->backend != XF_BACKEND_AUTO) {
-        const int cpu = o->backend == XF_BACKEND_CPU || o->backend == XF_BACKEND_CPU_REF;
-        st = try_engine(m, o, o->backend, cpu ? on_cpu : on_gpu, adapter, e);
+        st = try_engine(m, o, o->backend, dtype_for(m, o, o->backend), adapter, e);
         snprintf(o->chosen, sizeof o->chosen, "backend %s, dtype %s%s", xf_cli_backend_name(o->backend),
                  xf_cli_dtype_name(o->dtype), dtype_why);
     } else {
         char gpu[256] = "";
-        st = try_engine(m, o, XF_BACKEND_CUDA, on_gpu, adapter, e);
+        st = try_engine(m, o, XF_BACKEND_CUDA, dtype_for(m, o, XF_BACKEND_CUDA), adapter, e);
         if (st == XF_OK) {
             snprintf(o->chosen, sizeof o->chosen, "backend cuda (auto: a CUDA GPU), dtype %s%s",
                      xf_cli_dtype_name(o->dtype), dtype_why);
         } else if (st == XF_ERR_NO_DEVICE && vulkan_gpu(gpu, sizeof gpu)) {
-            st = try_engine(m, o, XF_BACKEND_VULKAN, on_gpu, adapter, e);
+            st = try_engine(m, o, XF_BACKEND_VULKAN, dtype_for(m, o, XF_BACKEND_VULKAN), adapter, e);
             snprintf(o->chosen, sizeof o->chosen, "backend vulkan (auto: no CUDA GPU; Vulkan GPU %s), dtype %s%s", gpu,
                      xf_cli_dtype_name(o->dtype), dtype_why);
         } else if (st == XF_ERR_NO_DEVICE) {
-            st = try_engine(m, o, XF_BACKEND_CPU, on_cpu, adapter, e);
+            st = try_engine(m, o, XF_BACKEND_CPU, dtype_for(m, o, XF_BACKEND_CPU), adapter, e);
             snprintf(o->chosen, sizeof o->chosen, "backend cpu (auto: no CUDA GPU, no Vulkan GPU), dtype %s%s",
                      xf_cli_dtype_name(o->dtype), dtype_why);
         }

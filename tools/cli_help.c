@@ -25,7 +25,8 @@ static const char engine_flags[] =
     "engine:\n"
     "  --backend auto|cpu|cpu_ref|cuda|vulkan   auto (default): CUDA, else a Vulkan GPU (not a CPU device\n"
     "                               such as lavapipe), else the fast CPU path\n"
-    "  --dtype auto|f32|tf32|bf16|f16   auto (default): f32 on the CPU, the checkpoint's dtype on a GPU\n"
+    "  --dtype auto|f32|tf32|bf16|f16   auto (default): the checkpoint's dtype on a GPU; on the CPU f32\n"
+    "                               (bf16 for a BF16 checkpoint where the CPU has bf16 instructions)\n"
     "  --max-tokens N               tokens per forward and per chunk of input (default 8192)\n"
     "  --threads N                  CPU threads (0: all cores)\n"
     "  --cache-dir DIR              compiled-pipeline cache (Vulkan; default ~/.cache/xfwd)\n";
