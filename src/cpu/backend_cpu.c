@@ -19,7 +19,7 @@
 /* The fast backend's own part of the state (cpu_state.ctx). */
 typedef struct fast_ctx {
     int n_threads;      /* resolved (> 0): set on the forward's thread before each forward */
-    xf_mm *mm;          /* bf16 matmuls; NULL in f32 mode */
+    xf_mm *mm;          /* oneDNN matmuls; NULL without oneDNN (f32 mode: BLAS sgemm) */
     xf_status mm_status;/* first failure of a bf16 matmul inside a forward */
 } fast_ctx;
 
@@ -32,7 +32,13 @@ static void fast_linear(void *ctx, const float *x, const xf_tensor *W, const xf_
         if (st != XF_OK && fc->mm_status == XF_OK) fc->mm_status = st;
         return;
     }
-    xf_fast_linear(x, W->data, b, y, T, in, out, accumulate);  /* fp32: LoRA factors, f32 mode */
+    /* fp32: f32 mode, LoRA factors, the score head */
+    if (fc->mm) {
+        xf_status st = xf_mm_linear_f32(fc->mm, x, W->data, b, y, T, in, out, accumulate);
+        if (st != XF_OK && fc->mm_status == XF_OK) fc->mm_status = st;
+        return;
+    }
+    xf_fast_linear(x, W->data, b, y, T, in, out, accumulate);
 }
 
 static void fast_attention(void *ctx, const float *q, int64_t qs, const float *k, int64_t ks, const float *v,
@@ -69,8 +75,12 @@ static xf_status cpu_create(const xf_backend_config *cfg, void **state) {
     if (!fc) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
     fc->n_threads = cfg->n_threads > 0 ? cfg->n_threads : omp_get_num_procs();
     xf_fast_set_threads(fc->n_threads);
+    /* oneDNN's matmul in either mode where it is built in: in f32 too, its kernels
+     * divide a forward's short (T-row) products between the threads where the sgemms
+     * of OpenBLAS 0.3.21 and oneDNN do not (bench/cpu.md) */
     const int bf16 = cfg->dtype == XF_DTYPE_BF16;
-    if (bf16 && (st = xf_mm_create(&fc->mm)) != XF_OK) {
+    st = xf_mm_create(bf16, &fc->mm);
+    if (st != XF_OK && (bf16 || st != XF_ERR_UNSUPPORTED)) {
         fast_free(fc);
         return st;
     }
@@ -124,7 +134,7 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
     uint16_t *Wb = malloc(sizeof(uint16_t) * (size_t)out * (size_t)in + 1);
     if (!Wb) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
     xf_mm_to_bf16(W, Wb, (int64_t)out * in);
-    st = xf_mm_create(&mm);
+    st = xf_mm_create(1, &mm);
     if (st == XF_OK) st = xf_mm_linear_bf16(mm, x, Wb, bias, y, T, in, out, accumulate);
     xf_mm_free(mm);
     free(Wb);

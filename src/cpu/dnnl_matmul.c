@@ -25,7 +25,8 @@ void xf_mm_to_bf16(const float *x, uint16_t *y, int64_t n) {
 
 #ifndef XFWD_HAVE_DNNL
 
-xf_status xf_mm_create(xf_mm **out) {
+xf_status xf_mm_create(int bf16, xf_mm **out) {
+    (void)bf16;
     *out = NULL;
     return xf_error(XF_ERR_UNSUPPORTED, "bf16 on the CPU needs oneDNN (libdnnl-dev), which this xfwd was built without: "
                                         "use --dtype f32");
@@ -36,6 +37,21 @@ xf_status xf_mm_linear_bf16(xf_mm *mm, const float *x, const uint16_t *W, const 
     (void)mm, (void)x, (void)W, (void)bias, (void)y, (void)T, (void)in, (void)out, (void)accumulate;
     return xf_error(XF_ERR_INTERNAL, "bf16 linear called without oneDNN");
 }
+xf_status xf_mm_linear_f32(xf_mm *mm, const float *x, const float *W, const float *bias, float *y, int64_t T, int in,
+                           int out, int accumulate) {
+    (void)mm, (void)x, (void)W, (void)bias, (void)y, (void)T, (void)in, (void)out, (void)accumulate;
+    return xf_error(XF_ERR_INTERNAL, "oneDNN linear called without oneDNN");
+}
+xf_status xf_mm_linear_bf16(xf_mm *mm, const float *x, const uint16_t *W, const float *bias, float *y, int64_t T,
+                            int in, int out, int accumulate) {
+    return linear(mm, x, W, 1, bias, y, T, in, out, accumulate);
+}
+
+xf_status xf_mm_linear_f32(xf_mm *mm, const float *x, const float *W, const float *bias, float *y, int64_t T, int in,
+                           int out, int accumulate) {
+    return linear(mm, x, W, 0, bias, y, T, in, out, accumulate);
+}
+
 int xf_mm_bf16_native(void) { return 0; }
 
 #else
@@ -46,7 +62,7 @@ enum { MM_CACHE = 48 };  /* shapes kept; a forward of one model needs about 6 */
 
 typedef struct mm_entry {
     int64_t T;
-    int32_t in, out, bias, acc;
+    int32_t in, out, bias, acc, bf16;
     dnnl_primitive_t prim;      /* NULL: free slot */
     size_t scratch_bytes;
 } mm_entry;
@@ -78,8 +94,9 @@ static xf_status dnnl_fail(dnnl_status_t s, const char *what) {
         }                                               \
     } while (0)
 
-/* Makes the primitive of one shape: src bf16 [T, in], weights bf16 [in, out] with
- * strides (1, in) (W as stored), bias f32 [1, out], dst f32 [T, out] (+ sum post-op). */
+/* Makes the primitive of one shape: src [T, in] and weights [in, out] with strides
+ * (1, in) (W as stored) both bf16 or both f32, bias f32 [1, out], dst f32 [T, out]
+ * (+ sum post-op). */
 static xf_status make_primitive(xf_mm *mm, mm_entry *e) {
     xf_status st = XF_OK;
     dnnl_primitive_attr_t attr = NULL;
@@ -90,8 +107,9 @@ static xf_status make_primitive(xf_mm *mm, mm_entry *e) {
     dnnl_dims_t wd = {e->in, e->out}, ws = {1, e->in};
     dnnl_dims_t bd = {1, e->out}, bs = {e->out, 1};
     dnnl_dims_t dd = {e->T, e->out}, ds = {e->out, 1};
-    DN_TRY(dnnl_memory_desc_init_by_strides(&src, 2, sd, dnnl_bf16, ss), "source descriptor");
-    DN_TRY(dnnl_memory_desc_init_by_strides(&wei, 2, wd, dnnl_bf16, ws), "weights descriptor");
+    const dnnl_data_type_t in_type = e->bf16 ? dnnl_bf16 : dnnl_f32;
+    DN_TRY(dnnl_memory_desc_init_by_strides(&src, 2, sd, in_type, ss), "source descriptor");
+    DN_TRY(dnnl_memory_desc_init_by_strides(&wei, 2, wd, in_type, ws), "weights descriptor");
     DN_TRY(dnnl_memory_desc_init_by_strides(&bia, 2, bd, dnnl_f32, bs), "bias descriptor");
     DN_TRY(dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ds), "destination descriptor");
     dnnl_matmul_desc_t md;
@@ -103,10 +121,10 @@ static xf_status make_primitive(xf_mm *mm, mm_entry *e) {
         DN_TRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
         DN_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
     }
-    DN_TRY(dnnl_primitive_desc_create(&pd, &md, attr, mm->engine, NULL), "bf16 matmul");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &md, attr, mm->engine, NULL), e->bf16 ? "bf16 matmul" : "f32 matmul");
     const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     e->scratch_bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
-    DN_TRY(dnnl_primitive_create(&e->prim, pd), "bf16 matmul primitive");
+    DN_TRY(dnnl_primitive_create(&e->prim, pd), "matmul primitive");
 cleanup:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (po) dnnl_post_ops_destroy(po);
@@ -115,10 +133,11 @@ cleanup:
 }
 
 /* The cached primitive of this shape, made on first use. */
-static xf_status get_primitive(xf_mm *mm, int64_t T, int in, int out, int bias, int acc, mm_entry **got) {
+static xf_status get_primitive(xf_mm *mm, int64_t T, int in, int out, int bias, int acc, int bf16, mm_entry **got) {
     for (int i = 0; i < MM_CACHE; i++) {
         mm_entry *e = &mm->cache[i];
-        if (e->prim && e->T == T && e->in == in && e->out == out && e->bias == bias && e->acc == acc) {
+        if (e->prim && e->T == T && e->in == in && e->out == out && e->bias == bias && e->acc == acc &&
+            e->bf16 == bf16) {
             *got = e;
             return XF_OK;
         }
@@ -131,7 +150,7 @@ static xf_status get_primitive(xf_mm *mm, int64_t T, int in, int out, int bias, 
         mm->next_evict = (mm->next_evict + 1) % MM_CACHE;
         dnnl_primitive_destroy(slot->prim);
     }
-    *slot = (mm_entry){.T = T, .in = in, .out = out, .bias = bias, .acc = acc};
+    *slot = (mm_entry){.T = T, .in = in, .out = out, .bias = bias, .acc = acc, .bf16 = bf16};
     xf_status st = make_primitive(mm, slot);
     if (st != XF_OK) {
         slot->prim = NULL;
@@ -152,7 +171,7 @@ void xf_mm_free(xf_mm *mm) {
     free(mm);
 }
 
-xf_status xf_mm_create(xf_mm **out) {
+xf_status xf_mm_create(int bf16, xf_mm **out) {
     xf_status st = XF_OK;
     xf_mm *mm = NULL;
     *out = NULL;
@@ -161,7 +180,7 @@ xf_status xf_mm_create(xf_mm **out) {
     DN_TRY(dnnl_stream_create(&mm->stream, mm->engine, dnnl_stream_default_flags), "CPU stream");
     /* a small shape now, so that a CPU oneDNN cannot serve is refused at engine creation */
     mm_entry *probe;
-    XF_TRY(get_primitive(mm, 4, 64, 64, 1, 1, &probe));
+    XF_TRY(get_primitive(mm, 4, 64, 64, 1, 1, bf16 != 0, &probe));
     *out = mm;
     mm = NULL;
 cleanup:
@@ -179,16 +198,21 @@ static xf_status grow(void **p, size_t *cap, size_t need) {
     return *p ? XF_OK : xf_error(XF_ERR_NO_MEMORY, "out of host memory for %zu bytes of matmul scratch", need);
 }
 
-xf_status xf_mm_linear_bf16(xf_mm *mm, const float *x, const uint16_t *W, const float *bias, float *y, int64_t T,
-                            int in, int out, int accumulate) {
+/* y (+)= x · Wᵀ + bias with W bf16 (x rounded to bf16) or f32 (x as it is). */
+static xf_status linear(xf_mm *mm, const float *x, const void *W, int bf16, const float *bias, float *y, int64_t T,
+                        int in, int out, int accumulate) {
     xf_status st = XF_OK;
     dnnl_memory_t m_src = NULL, m_wei = NULL, m_bia = NULL, m_dst = NULL, m_scr = NULL;
     if (T <= 0 || out <= 0) return XF_OK;
     mm_entry *e;
-    XF_TRY(get_primitive(mm, T, in, out, bias != NULL, accumulate, &e));
-    XF_TRY(grow(&mm->xb, &mm->xb_cap, sizeof(uint16_t) * (size_t)(T * in)));
+    XF_TRY(get_primitive(mm, T, in, out, bias != NULL, accumulate, bf16, &e));
     XF_TRY(grow(&mm->scratch, &mm->scratch_cap, e->scratch_bytes ? e->scratch_bytes : 1));
-    xf_mm_to_bf16(x, mm->xb, T * in);
+    void *src = (void *)x;
+    if (bf16) {
+        XF_TRY(grow(&mm->xb, &mm->xb_cap, sizeof(uint16_t) * (size_t)(T * in)));
+        xf_mm_to_bf16(x, mm->xb, T * in);
+        src = mm->xb;
+    }
 
     const_dnnl_primitive_desc_t pd;
     DN_TRY(dnnl_primitive_get_primitive_desc(e->prim, &pd), "primitive descriptor");
@@ -197,7 +221,7 @@ xf_status xf_mm_linear_bf16(xf_mm *mm, const float *x, const uint16_t *W, const 
     const dnnl_memory_desc_t *md_bia = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
     const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *md_scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    DN_TRY(dnnl_memory_create(&m_src, md_src, mm->engine, mm->xb), "source memory");
+    DN_TRY(dnnl_memory_create(&m_src, md_src, mm->engine, src), "source memory");
     DN_TRY(dnnl_memory_create(&m_wei, md_wei, mm->engine, (void *)W), "weights memory");
     DN_TRY(dnnl_memory_create(&m_dst, md_dst, mm->engine, y), "destination memory");
     DN_TRY(dnnl_memory_create(&m_scr, md_scr, mm->engine, mm->scratch), "scratchpad memory");
@@ -208,7 +232,7 @@ xf_status xf_mm_linear_bf16(xf_mm *mm, const float *x, const uint16_t *W, const 
         DN_TRY(dnnl_memory_create(&m_bia, md_bia, mm->engine, (void *)bias), "bias memory");
         args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, m_bia};
     }
-    DN_TRY(dnnl_primitive_execute(e->prim, mm->stream, n_args, args), "bf16 matmul");
+    DN_TRY(dnnl_primitive_execute(e->prim, mm->stream, n_args, args), "matmul");
     DN_TRY(dnnl_stream_wait(mm->stream), "stream wait");
 cleanup:
     if (m_src) dnnl_memory_destroy(m_src);
@@ -217,6 +241,16 @@ cleanup:
     if (m_dst) dnnl_memory_destroy(m_dst);
     if (m_scr) dnnl_memory_destroy(m_scr);
     return st;
+}
+
+xf_status xf_mm_linear_bf16(xf_mm *mm, const float *x, const uint16_t *W, const float *bias, float *y, int64_t T,
+                            int in, int out, int accumulate) {
+    return linear(mm, x, W, 1, bias, y, T, in, out, accumulate);
+}
+
+xf_status xf_mm_linear_f32(xf_mm *mm, const float *x, const float *W, const float *bias, float *y, int64_t T, int in,
+                           int out, int accumulate) {
+    return linear(mm, x, W, 0, bias, y, T, in, out, accumulate);
 }
 
 int xf_mm_bf16_native(void) {
