@@ -42,16 +42,6 @@ xf_status xf_mm_linear_f32(xf_mm *mm, const float *x, const float *W, const floa
     (void)mm, (void)x, (void)W, (void)bias, (void)y, (void)T, (void)in, (void)out, (void)accumulate;
     return xf_error(XF_ERR_INTERNAL, "oneDNN linear called without oneDNN");
 }
-xf_status xf_mm_linear_bf16(xf_mm *mm, const float *x, const uint16_t *W, const float *bias, float *y, int64_t T,
-                            int in, int out, int accumulate) {
-    return linear(mm, x, W, 1, bias, y, T, in, out, accumulate);
-}
-
-xf_status xf_mm_linear_f32(xf_mm *mm, const float *x, const float *W, const float *bias, float *y, int64_t T, int in,
-                           int out, int accumulate) {
-    return linear(mm, x, W, 0, bias, y, T, in, out, accumulate);
-}
-
 int xf_mm_bf16_native(void) { return 0; }
 
 #else
