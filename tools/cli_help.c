@@ -88,8 +88,10 @@ static const struct {
      "", 0, 1},
     {"bench", "usage: xfwd bench (--model DIR | --shape NAME) [--batch B --seq S | --mixed N | --lengths FILE]\n"
               "       [--max-batch-tokens N] [--iters N --warmup N]\n"
-              "  times the forward: tokens/s, TFLOP/s, peak memory, one RESULT line\n",
-     "", 0, 1},
+              "  times the forward: tokens/s, TFLOP/s, peak memory, one RESULT line\n"
+              "  --backend auto|cpu|cpu_ref|cuda|vulkan  --dtype f32|tf32|bf16|f16 (default f32)\n"
+              "  --max-tokens N  --threads N  --cache-dir DIR   as for the forward commands\n",
+     "", 0, 0},
     {"tokenize", "usage: xfwd tokenize (--model DIR | --tokenizer FILE) --input IN.jsonl --output OUT.jsonl\n"
                  "  {\"text\": ...} per line -> {\"ids\": [...]} per line (input of every forward command)\n"
                  "  --no-special                 no post-processor special tokens\n"
