@@ -24,8 +24,10 @@
  *    same model (the weights are shared, each engine has its own scratch).
  *  - Nothing may be freed while another thread is using it (xf_*_free is not a
  *    call "on" the handle that waits).
- *  - The CPU backend's thread count (n_threads) is process-wide in OpenMP and BLAS:
- *    the last engine created sets it.
+ *  - The CPU backend's thread count (n_threads) is the engine's own: each of its
+ *    forwards sets it for OpenMP on the calling thread. Only a build without oneDNN,
+ *    whose f32 linear layers run on the BLAS, also sets the BLAS's process-wide count:
+ *    there the last engine created sets that.
  *  - xf_last_error() is per thread.
  */
 #ifndef XFWD_H
