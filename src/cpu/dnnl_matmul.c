@@ -48,7 +48,9 @@ int xf_mm_bf16_native(void) { return 0; }
 
 #include <oneapi/dnnl/dnnl.h>
 
-enum { MM_CACHE = 48 };  /* shapes kept; a forward of one model needs about 6 */
+/* shapes kept: a forward needs about 6 per token count (T); a new T costs about 3 ms of
+ * kernel generation per shape (oneDNN 2.6, brgemm), so many T values are kept */
+enum { MM_CACHE = 128 };
 
 typedef struct mm_entry {
     int64_t T;
