@@ -1,5 +1,6 @@
 # tests/cpu_bf16.cmake — the fast CPU backend in bf16 (oneDNN matmuls, fp32 elsewhere):
-# test_cpu_bf16 (auto dtype, no copy of a bf16 checkpoint, masks, batches, threads), the op tests (the bf16 linear against the fp32 reference on bf16-rounded inputs) and
+# test_cpu_bf16 (auto dtype, no copy of a bf16 checkpoint, masks, batches, threads), the Hub
+# cases, the op tests (the bf16 linear against the fp32 reference on bf16-rounded inputs) and
 # every golden case with the bf16 tolerances (relative Frobenius <= 3e-2, every row's
 # cosine >= 0.999), the adapter merged too. Registered when the build has oneDNN; on
 # a CPU oneDNN cannot serve in bf16 the engine refuses and the tests report skipped.
@@ -14,4 +15,11 @@ if(XFWD_DNNL)
   endforeach()
   xf_add_test(NAME golden_cpu_bf16_qwen3-tiny-lora-qv_merged
     COMMAND test_golden --backend cpu --dtype bf16 --merge --case ${XF_GOLDEN_DIR}/qwen3-tiny-lora-qv)
+  # the Hub-style folders (tests/hub.cmake), bf16 tolerances: masks, heads, pooling, Dense
+  if(TARGET test_hub)
+    foreach(case ${XF_HUB_CASES})
+      xf_add_test(NAME hub_cpu_bf16_${case} TIMEOUT 300
+        COMMAND test_hub --backend cpu --dtype bf16 --case ${XF_HUB_DIR}/${case})
+    endforeach()
+  endif()
 endif()
