@@ -1,6 +1,6 @@
 # tests/hub.cmake — the Hub-style folders (data/hub): every case against its golden
-# outputs on the CPU reference and the fast CPU path, on Vulkan (f32 and f16; on
-# lavapipe here) when built, and on CUDA (f32, bf16; skipped, exit 77, without a
+# outputs on the CPU reference and the fast CPU path, on Vulkan (f32, f16, bf16; on
+# lavapipe here) when built, and on CUDA (every dtype; skipped, exit 77, without a
 # GPU). bidir-qwen2 and mistral-window need bidirectional and sliding-window
 # attention. Then the sentence-transformers / reranker command lines and the
 # refusals of metadata xfwd cannot honour.
@@ -10,9 +10,9 @@ add_executable(test_hub test_hub.c)
 target_link_libraries(test_hub PRIVATE xf_testutil)
 target_compile_options(test_hub PRIVATE ${XFWD_WARNINGS})
 
-set(_hub_runs cpu_ref:f32 cpu:f32 cuda:f32 cuda:bf16)
+set(_hub_runs cpu_ref:f32 cpu:f32 cuda:f32 cuda:tf32 cuda:bf16 cuda:f16)
 if(XFWD_VULKAN)
-  list(APPEND _hub_runs vulkan:f32 vulkan:f16)
+  list(APPEND _hub_runs vulkan:f32 vulkan:f16 vulkan:bf16)
 endif()
 foreach(run ${_hub_runs})
   string(REPLACE ":" ";" _bd ${run})
@@ -44,7 +44,7 @@ if(XFWD_VULKAN)
   list(APPEND _hub_text_runs vulkan:f32 vulkan:f16)
 endif()
 if(XFWD_CUDA)
-  list(APPEND _hub_text_runs cuda:f32 cuda:bf16)
+  list(APPEND _hub_text_runs cuda:f32 cuda:tf32 cuda:bf16 cuda:f16)
 endif()
 foreach(run ${_hub_text_runs})
   string(REPLACE ":" ";" _bd ${run})
