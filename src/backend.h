@@ -8,13 +8,14 @@
 #define XF_BACKEND_H
 
 #include "model.h"
+#include "recipe.h"
 #include "xfwd.h"
 
-typedef enum xf_output { XF_OUT_HIDDEN = 0, XF_OUT_LOGITS, XF_OUT_EMBED, XF_OUT_CLASSIFY } xf_output;
-
 /* The forward plan for one chunk: which tokens, where every sequence starts,
- * and what to produce. Built by engine.c; identical for every backend. */
+ * what to produce, and the recipe (recipe.h) that produces it. Built by engine.c;
+ * identical for every backend. */
 typedef struct xf_plan {
+    const xf_recipe *recipe;    /* the ops to run, in order; its result goes to `out` */
     int32_t n_tokens;           /* T */
     int32_t n_seqs;             /* B */
     const int32_t *tokens;      /* [T] ids, all < vocab */
@@ -77,6 +78,8 @@ typedef struct xf_backend_ops {
     size_t (*peak_memory)(void *state);
     void (*destroy)(void *state);
     const xf_op_table *ops;
+    /* The backend's kernel table entry for op (for printing: xfwd info --verbose). */
+    void (*kernel)(void *state, const xf_op *op, xf_kernel_choice *out);
 } xf_backend_ops;
 
 /* Backends compiled in; NULL-valued symbols are not linked when a backend is off. */
@@ -92,6 +95,10 @@ extern const xf_backend_ops xf_backend_vulkan;
 /* The CPU backend's "auto" dtype for m (xf_model_auto_dtype): bf16 for a BF16
  * checkpoint where the CPU has bf16 instructions and oneDNN is built in, else f32. */
 xf_dtype xf_cpu_auto_dtype(const xf_model *m);
+
+/* The recipe an engine runs for an output (engine.c; recipe.h): free with xf_recipe_free. */
+xf_status xf_engine_recipe(const xf_engine *e, xf_output what, xf_pooling pooling, int normalize, int32_t stop_layer,
+                           xf_recipe *r);
 
 /* Returns the ops table for a backend kind, or NULL when not compiled in. */
 const xf_backend_ops *xf_backend_lookup(xf_backend kind);

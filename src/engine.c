@@ -21,6 +21,7 @@ struct xf_engine {
     xf_backend kind;
     int32_t max_tokens;
     int32_t n_adapters;
+    uint32_t *lora_mods;        /* [n_layers] LoRA modules of the unmerged adapters (recipe.h); NULL: none */
     /* Calls on one engine run one at a time (xfwd.h, threads): the backends keep
      * per-engine scratch that two forwards at once would share. */
     pthread_mutex_t lock;
@@ -107,6 +108,11 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
     e->model = m;
     e->max_tokens = opts->max_tokens ? opts->max_tokens : XF_DEFAULT_MAX_TOKENS;
     e->n_adapters = opts->n_adapters;
+    if (opts->n_adapters > 0 && !opts->merge_adapters) {
+        XF_ALLOC(e->lora_mods, m->cfg.n_layers);
+        for (int32_t l = 0; l < m->cfg.n_layers; l++)
+            e->lora_mods[l] = xf_recipe_lora_mods(opts->adapters, opts->n_adapters, l);
+    }
     xf_backend_config cfg = {
         .model = m,
         .dtype = opts->dtype,
@@ -139,6 +145,7 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
     st = XF_OK;
 cleanup:
     if (e && e->state) e->ops->destroy(e->state);
+    if (e) free(e->lora_mods);
     free(e);
     return st;
 }
@@ -147,6 +154,7 @@ void xf_engine_free(xf_engine *e) {
     if (!e) return;
     if (e->state) e->ops->destroy(e->state);
     pthread_mutex_destroy(&e->lock);
+    free(e->lora_mods);
     free(e);
 }
 
@@ -182,6 +190,20 @@ static xf_status validate(const xf_engine *e, const xf_batch *b, const float *ou
     return XF_OK;
 }
 
+xf_status xf_engine_recipe(const xf_engine *e, xf_output what, xf_pooling pooling, int normalize, int32_t stop_layer,
+                           xf_recipe *r) {
+    const xf_recipe_args a = {
+        .cfg = &e->model->cfg,
+        .lora_mods = e->lora_mods,
+        .qkv_bias = e->model->layers[0].bq.data != NULL,
+        .output = what,
+        .pooling = pooling,
+        .normalize = normalize,
+        .stop_layer = stop_layer,
+    };
+    return xf_recipe_build(&a, r);
+}
+
 /* Runs the batch chunk by chunk: each chunk is a run of whole sequences with at
  * most max_tokens tokens (a longer sequence runs alone). */
 static xf_status run_locked(xf_engine *e, const xf_batch *b, xf_output what, xf_pooling pooling, int normalize, float *out,
@@ -189,6 +211,7 @@ static xf_status run_locked(xf_engine *e, const xf_batch *b, xf_output what, xf_
     xf_status st = XF_OK;
     int64_t T = 0;
     int32_t *seq_start = NULL, *positions = NULL, *ids = NULL;
+    xf_recipe recipe = {0};
     XF_TRY(validate(e, b, out, &T));
     const xf_config *c = &e->model->cfg;
     XF_CHECK(what != XF_OUT_LOGITS || e->model->lm_head.data, XF_ERR_UNSUPPORTED,
@@ -198,6 +221,7 @@ static xf_status run_locked(xf_engine *e, const xf_batch *b, xf_output what, xf_
     XF_CHECK(what != XF_OUT_CLASSIFY || e->model->score.data, XF_ERR_INVALID_ARG,
              "%s: the model has no score head (not a *ForSequenceClassification checkpoint)", e->model->dir);
     XF_CHECK((unsigned)pooling <= XF_POOL_FIRST, XF_ERR_INVALID_ARG, "unknown pooling %d", (int)pooling);
+    XF_TRY(xf_engine_recipe(e, what, pooling, normalize, stop_layer, &recipe));
     XF_ALLOC(seq_start, b->n_seqs + 1);
     XF_ALLOC(positions, T);
     XF_ALLOC(ids, b->n_seqs);
@@ -221,6 +245,7 @@ static xf_status run_locked(xf_engine *e, const xf_batch *b, xf_output what, xf_
         for (int32_t i = 0; i < s1 - s0; i++)
             if (rebased[i + 1] - rebased[i] > longest) longest = rebased[i + 1] - rebased[i];
         xf_plan plan = {
+            .recipe = &recipe,
             .n_tokens = seq_start[s1] - base,
             .n_seqs = s1 - s0,
             .tokens = b->tokens + base,
@@ -240,6 +265,7 @@ static xf_status run_locked(xf_engine *e, const xf_batch *b, xf_output what, xf_
         s0 = s1;
     }
 cleanup:
+    xf_recipe_free(&recipe);
     free(seq_start);
     free(positions);
     free(ids);
