@@ -68,7 +68,20 @@ typedef struct xf_op_table {
     xf_status (*attention)(xf_dtype mode, const float *q, const float *k, const float *v, float *out,
                            const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask);
     xf_status (*swiglu)(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n);
+    /* gate|up then SwiGLU, fused where the backend has a fused kernel: x [T, in], W [2I, in]
+     * (the gate rows, then the up rows) -> out [T, I] = silu(x·W_gateᵀ) ⊙ (x·W_upᵀ) */
+    xf_status (*linear_swiglu)(xf_dtype mode, const float *x, const float *W, float *out, int T, int in, int I);
+    /* The op-test matrix: the kernels the backend's table can choose on this device for
+     * op `id` (an xf_op_test_id) in `mode` — fills out[0 .. min(count, max)) and returns the
+     * count (0: none) — and which one the entry points above run from now on (-1: the
+     * table's default). The entry points check guard regions in device memory before and
+     * after each output and fail (XF_ERR_INTERNAL, "guard") when a kernel wrote outside it. */
+    int (*variants)(int id, xf_dtype mode, xf_kernel_choice *out, int max);
+    xf_status (*select)(int id, int variant);
 } xf_op_table;
+
+/* Ids of the op tests: the recipe's op kinds, plus the fused gate|up + SwiGLU. */
+enum { XF_OPT_LINEAR_SWIGLU = XF_OP_COUNT, XF_OPT_COUNT };
 
 typedef struct xf_backend_ops {
     const char *name;
