@@ -1,5 +1,7 @@
 /* cuda_forward.c — one forward of a plan on the GPU. The whole forward (embedding,
- * every layer, final norm, head) is enqueued by enqueue_forward(); the first time
+ * every layer, final norm, head) is the plan's recipe (recipe.h), enqueued op by op
+ * by enqueue_forward(), which maps its logical buffers onto this backend's scratch
+ * and dispatches each op to its kernel or matmul; the first time
  * a shape bucket is seen it runs once eagerly (tuning the matmuls) and is then
  * captured into a CUDA graph, cached by bucket. Every later forward of that
  * bucket is: fill the metadata block on the host (tokens, positions, sequence
@@ -92,15 +94,19 @@ void xfc_graphs_clear(xfc_state *s) {
     s->n_graphs = 0;
 }
 
-/* Buffers only some outputs need, allocated at their first use (before any capture that uses them). */
-static xf_status output_buffers(xfc_state *s, xf_output out) {
+/* Buffers only some recipes write (their heads), allocated at their first use (before
+ * any capture that uses them). */
+static xf_status output_buffers(xfc_state *s, const xf_recipe *r) {
     xf_status st = XF_OK;
-    if (out == XF_OUT_LOGITS && !s->logits)
+    int used[XF_BUF_COUNT] = {0};
+    for (int i = 0; i < r->n_ops; i++)
+        if ((unsigned)r->ops[i].dst < XF_BUF_COUNT) used[r->ops[i].dst] = 1;
+    if (used[XF_BUF_LOGITS] && !s->logits)
         XF_TRY(xfc_malloc(s, (void **)&s->logits, sizeof(float) * (size_t)s->t_cap * (size_t)s->V,
                           "logits (lower max_tokens to need less)"));
-    if ((out == XF_OUT_EMBED || out == XF_OUT_CLASSIFY) && !s->pooled)
+    if (used[XF_BUF_POOLED] && !s->pooled)
         XF_TRY(xfc_malloc(s, (void **)&s->pooled, sizeof(float) * (size_t)s->t_cap * (size_t)s->H, "pooled rows"));
-    if (out == XF_OUT_CLASSIFY && !s->cls)
+    if (used[XF_BUF_SCORES] && !s->cls)
         XF_TRY(xfc_malloc(s, (void **)&s->cls, sizeof(float) * (size_t)s->t_cap * (size_t)s->L, "class scores"));
 cleanup:
     return st;
@@ -202,71 +208,146 @@ cleanup:
     return st;
 }
 
-/* Enqueues the forward on the stream. stop_layer >= 0 (debug): stop with the
- * residual entering that layer in s->x, no head. */
-static xf_status enqueue_forward(xfc_state *s, const xfc_graph_key *key, int n_tiles, xfc_prof *pr, int stop_layer) {
+/* ---------------------------------------------------------------- the recipe's buffers */
+
+/* Where a logical buffer of the recipe (recipe.h) lives, with its element type. The
+ * residual stream X and the final hidden states share s->x (the final norm runs in
+ * place, fp32); XN, ATT and ACT share bufa, QKV and GU share bufb (each is dead before
+ * the next one of its pair is written: the recipe's order). Row strides are the
+ * op's column counts (every buffer is dense). */
+static void *buf_of(const xfc_state *s, xf_buf b, xfc_type *type) {
+    *type = s->act;
+    switch (b) {
+    case XF_BUF_X:
+    case XF_BUF_HIDDEN: *type = XFC_F32; return s->x;
+    case XF_BUF_XN:
+    case XF_BUF_ATT:
+    case XF_BUF_ACT: return s->bufa;
+    case XF_BUF_QKV:
+    case XF_BUF_GU: return s->bufb;
+    case XF_BUF_POOLED: *type = XFC_F32; return s->pooled;
+    case XF_BUF_LOGITS: *type = XFC_F32; return s->logits;
+    case XF_BUF_SCORES: *type = XFC_F32; return s->cls;
+    default: return NULL;
+    }
+}
+
+/* The device weight of a LINEAR op, and the LoRA group it belongs to (-1: none). */
+static const void *linear_weight(const xfc_state *s, const xf_op *op, int *group) {
+    const xfc_layer *w = op->layer >= 0 ? &s->layers[op->layer] : NULL;
+    *group = -1;
+    switch (op->weight) {
+    case XF_WT_QKV: *group = XFC_G_QKV; return w ? w->wqkv : NULL;
+    case XF_WT_O: *group = XFC_G_O; return w ? w->wo : NULL;
+    case XF_WT_GATE_UP: *group = XFC_G_GU; return w ? w->wgu : NULL;
+    case XF_WT_DOWN: *group = XFC_G_DOWN; return w ? w->wd : NULL;
+    case XF_WT_LM_HEAD: return s->lm_head;
+    default: return NULL;
+    }
+}
+
+/* The profiling family of an op (XFC_P_*): layer ops by kind and weight, every op
+ * of the head (layer -1 after the embedding) in "final norm + head". */
+static int family_of(const xf_op *op) {
+    if (op->kind == XF_OP_EMBED) return XFC_P_EMBED;
+    if (op->layer < 0) return XFC_P_HEAD;
+    switch (op->kind) {
+    case XF_OP_RMSNORM: return XFC_P_NORM;
+    case XF_OP_QK_ROPE: return XFC_P_ROPE;
+    case XF_OP_ATTENTION: return XFC_P_ATTN;
+    case XF_OP_SWIGLU: return XFC_P_SWIGLU;
+    case XF_OP_LINEAR:
+        return op->weight == XF_WT_QKV ? XFC_P_GEMM_QKV
+             : op->weight == XF_WT_O ? XFC_P_GEMM_O
+             : op->weight == XF_WT_GATE_UP ? XFC_P_GEMM_GU : XFC_P_GEMM_DOWN;
+    default: return XFC_P_HEAD;
+    }
+}
+
+/* ---------------------------------------------------------------- the executor */
+
+/* One op of the recipe, enqueued on the stream: the kernels and matmuls the forward
+ * has always used, in the same order with the same arguments. CUDA's rewrites
+ * (recipe.h): the q|k|v bias of LINEAR(QKV) is added by the QK_ROPE kernel that
+ * follows it (xfc_qknorm_rope, bias before the norm), and the final RMSNORM into
+ * HIDDEN runs in place on X. fuse_next is not taken (gate|up and SwiGLU run apart). */
+static xf_status run_op(xfc_state *s, const xfc_graph_key *key, const xf_op *op, int n_tiles, xfc_prof *pr) {
     xf_status st = XF_OK;
     cudaStream_t cs = s->stream;
-    const int Tb = key->Tb, H = s->H, I = s->I, D = s->D, NH = s->NH, NKV = s->NKV, N = s->Nqkv, Q = NH * D;
+    const int Tb = key->Tb, D = s->D, NH = s->NH, NKV = s->NKV, Q = NH * D;
     const size_t es = xfc_type_size(s->act);
-    const int32_t *tokens = s->meta_dev + s->layout.tokens, *pos = s->meta_dev + s->layout.positions;
-    const int32_t *seq_start = s->meta_dev + s->layout.seq_start;
-    const xfc_tile *tiles = (const xfc_tile *)(s->meta_dev + s->layout.tiles);
-    char *qkv = s->bufb;
-
-    XF_TRY(mark(s, pr, XFC_P_EMBED));
-    XF_TRY(xfc_embed(cs, s->act, s->embed, tokens, s->x, Tb, H));
-    const int n_layers = stop_layer >= 0 && stop_layer < s->n_layers ? stop_layer : s->n_layers;
-    for (int l = 0; l < n_layers; l++) {
-        const xfc_layer *w = &s->layers[l];
-        /* attention block: x += o_proj(attn(rope(qkv(rms(x))))) */
-        XF_TRY(mark(s, pr, XFC_P_NORM));
-        XF_TRY(xfc_rmsnorm(cs, s->x, w->attn_norm, s->act, s->bufa, Tb, H, s->eps));
-        XF_TRY(mark(s, pr, XFC_P_GEMM_QKV));
-        XF_TRY(gemm(s, Tb, N, H, s->bufa, H, w->wqkv, s->act, qkv, N, 0.0f));
-        XF_TRY(mark(s, pr, XFC_P_LORA));
-        XF_TRY(lora(s, key, l, XFC_G_QKV, s->bufa, H, qkv, s->act, N));
-        XF_TRY(mark(s, pr, XFC_P_ROPE));
-        XF_TRY(xfc_qknorm_rope(cs, s->act, qkv, N, Tb, NH, NKV, w->bqkv ? NKV : 0, D, w->bqkv, w->q_norm, w->k_norm,
-                               s->eps, pos, s->rope_cos, s->rope_sin));
-        XF_TRY(mark(s, pr, XFC_P_ATTN));
-        XF_TRY(xfc_attention(cs, s->act, qkv, N, qkv + (size_t)Q * es, N, qkv + (size_t)(Q + NKV * D) * es, N, s->bufa,
-                             Q, tiles, n_tiles, NH, NKV, D, xf_config_mask(&s->model->cfg, l)));
-        XF_TRY(mark(s, pr, XFC_P_GEMM_O));
-        XF_TRY(gemm(s, Tb, H, Q, s->bufa, Q, w->wo, XFC_F32, s->x, H, 1.0f));
-        XF_TRY(mark(s, pr, XFC_P_LORA));
-        XF_TRY(lora(s, key, l, XFC_G_O, s->bufa, Q, s->x, XFC_F32, H));
-        /* MLP block: x += down(silu(gate(rms(x))) ⊙ up(rms(x))) */
-        XF_TRY(mark(s, pr, XFC_P_NORM));
-        XF_TRY(xfc_rmsnorm(cs, s->x, w->mlp_norm, s->act, s->bufa, Tb, H, s->eps));
-        XF_TRY(mark(s, pr, XFC_P_GEMM_GU));
-        XF_TRY(gemm(s, Tb, 2 * I, H, s->bufa, H, w->wgu, s->act, s->bufb, 2 * I, 0.0f));
-        XF_TRY(mark(s, pr, XFC_P_LORA));
-        XF_TRY(lora(s, key, l, XFC_G_GU, s->bufa, H, s->bufb, s->act, 2 * I));
-        XF_TRY(mark(s, pr, XFC_P_SWIGLU));
-        XF_TRY(xfc_swiglu(cs, s->act, s->bufb, 2 * I, (char *)s->bufb + (size_t)I * es, 2 * I, s->bufa, I, Tb, I));
-        XF_TRY(mark(s, pr, XFC_P_GEMM_DOWN));
-        XF_TRY(gemm(s, Tb, H, I, s->bufa, I, w->wd, XFC_F32, s->x, H, 1.0f));
-        XF_TRY(mark(s, pr, XFC_P_LORA));
-        XF_TRY(lora(s, key, l, XFC_G_DOWN, s->bufa, I, s->x, XFC_F32, H));
+    const xfc_layer *w = op->layer >= 0 ? &s->layers[op->layer] : NULL;
+    xfc_type st_src, st_dst;
+    void *src = buf_of(s, op->src, &st_src), *dst = buf_of(s, op->dst, &st_dst);
+    switch (op->kind) {
+    case XF_OP_EMBED:
+        XF_TRY(xfc_embed(cs, s->act, s->embed, s->meta_dev + s->layout.tokens, dst, Tb, op->out));
+        break;
+    case XF_OP_RMSNORM: {
+        const float *g = op->weight == XF_WT_ATTN_NORM ? w->attn_norm
+                       : op->weight == XF_WT_MLP_NORM ? w->mlp_norm : s->final_norm;
+        XF_CHECK(st_src == XFC_F32, XF_ERR_INTERNAL, "cuda: rmsnorm reads the fp32 residual stream");
+        XF_TRY(xfc_rmsnorm(cs, src, g, st_dst, dst, Tb, op->in, s->eps));
+        break;
     }
-    if (stop_layer >= 0) return XF_OK;
-    XF_TRY(mark(s, pr, XFC_P_HEAD));
-    switch ((xf_output)key->output) {
-    case XF_OUT_HIDDEN: XF_TRY(xfc_rmsnorm(cs, s->x, s->final_norm, XFC_F32, s->x, Tb, H, s->eps)); break;
-    case XF_OUT_LOGITS:
-        XF_TRY(xfc_rmsnorm(cs, s->x, s->final_norm, s->act, s->bufa, Tb, H, s->eps));
-        XF_TRY(gemm(s, Tb, s->V, H, s->bufa, H, s->lm_head, XFC_F32, s->logits, s->V, 0.0f));
+    case XF_OP_LINEAR: {
+        int group = -1;
+        if (op->weight == XF_WT_SCORE) {  /* the score head: B pooled rows, fp32, tiny */
+            XF_TRY(xfc_small_linear(cs, src, key->Bb < Tb ? key->Bb : Tb, op->in, s->score, op->out,
+                                    s->meta_dev + 1, dst));
+            break;
+        }
+        const void *W = linear_weight(s, op, &group);
+        XF_CHECK(W && (!op->bias || op->weight == XF_WT_QKV), XF_ERR_INTERNAL, "cuda: linear with weight %s%s",
+                 xf_weight_name(op->weight), op->bias ? " and a bias" : "");
+        XF_TRY(gemm(s, Tb, op->out, op->in, src, op->in, W, st_dst, dst, op->out, op->accumulate ? 1.0f : 0.0f));
+        if (group < 0) break;
+        XF_TRY(mark(s, pr, XFC_P_LORA));
+        if (op->lora) XF_TRY(lora(s, key, op->layer, group, src, op->in, dst, st_dst, op->out));
         break;
-    case XF_OUT_EMBED:
-        XF_TRY(xfc_rmsnorm(cs, s->x, s->final_norm, XFC_F32, s->x, Tb, H, s->eps));
-        XF_TRY(xfc_pool(cs, s->x, H, seq_start, s->meta_dev + 1, key->Bb, key->pooling, key->normalize, s->pooled));
+    }
+    case XF_OP_QK_ROPE:
+        /* in place on QKV [Tb, Q + 2·KV]: the q|k|v bias (Qwen2), then q/k norm (Qwen3), RoPE */
+        XF_TRY(xfc_qknorm_rope(cs, s->act, dst, op->out, Tb, NH, NKV, w->bqkv ? NKV : 0, D, w->bqkv,
+                               op->norm ? w->q_norm : NULL, op->norm ? w->k_norm : NULL, s->eps,
+                               s->meta_dev + s->layout.positions, s->rope_cos, s->rope_sin));
         break;
-    case XF_OUT_CLASSIFY:
-        XF_TRY(xfc_rmsnorm(cs, s->x, s->final_norm, XFC_F32, s->x, Tb, H, s->eps));
-        XF_TRY(xfc_pool(cs, s->x, H, seq_start, s->meta_dev + 1, key->Bb, XF_POOL_LAST, 0, s->pooled));
-        XF_TRY(xfc_small_linear(cs, s->pooled, key->Bb < Tb ? key->Bb : Tb, H, s->score, s->L, s->meta_dev + 1, s->cls));
+    case XF_OP_ATTENTION: {
+        /* q, k, v: column blocks of QKV [Tb, Q + 2·KV] -> ATT [Tb, Q] */
+        const char *qkv = src;
+        XF_TRY(xfc_attention(cs, s->act, qkv, op->in, qkv + (size_t)Q * es, op->in,
+                             qkv + (size_t)(Q + NKV * D) * es, op->in, dst, op->out,
+                             (const xfc_tile *)(s->meta_dev + s->layout.tiles), n_tiles, NH, NKV, D, op->mask));
         break;
+    }
+    case XF_OP_SWIGLU: {
+        /* GU [Tb, 2I] = gate | up -> ACT [Tb, I] */
+        const int I = op->out;
+        XF_TRY(xfc_swiglu(cs, s->act, src, op->in, (char *)src + (size_t)I * es, op->in, dst, I, Tb, I));
+        break;
+    }
+    case XF_OP_POOL:
+        XF_TRY(xfc_pool(cs, src, op->in, s->meta_dev + s->layout.seq_start, s->meta_dev + 1, key->Bb, op->pooling,
+                        op->normalize, dst));
+        break;
+    default: XF_CHECK(0, XF_ERR_INTERNAL, "cuda: op %s is not offered", xf_op_kind_name(op->kind));
+    }
+cleanup:
+    return st;
+}
+
+/* Enqueues the recipe's ops on the stream, in order. Profiling marks an event where
+ * the op family changes (the LoRA terms of a matmul are their own family). A recipe
+ * built with stop_layer (debugging) simply ends with the residual stream X. */
+static xf_status enqueue_forward(xfc_state *s, const xfc_graph_key *key, const xf_recipe *r, int n_tiles,
+                                 xfc_prof *pr) {
+    xf_status st = XF_OK;
+    int fam = -2;
+    for (int i = 0; i < r->n_ops; i++) {
+        const int f = family_of(&r->ops[i]);
+        if (f != fam) XF_TRY(mark(s, pr, fam = f));
+        XF_TRY(run_op(s, key, &r->ops[i], n_tiles, pr));
+        if (r->ops[i].kind == XF_OP_LINEAR && r->ops[i].layer >= 0) fam = XFC_P_LORA;  /* run_op marked it */
     }
     XF_TRY(mark(s, pr, -1));
 cleanup:
@@ -274,16 +355,17 @@ cleanup:
 }
 
 /* Runs the forward once eagerly (tuning new matmul shapes), then captures it. */
-static xf_status build_graph(xfc_state *s, const xfc_graph_key *key, int n_tiles, cudaGraphExec_t *exec) {
+static xf_status build_graph(xfc_state *s, const xfc_graph_key *key, const xf_recipe *r, int n_tiles,
+                             cudaGraphExec_t *exec) {
     xf_status st = XF_OK;
     cudaGraph_t graph = NULL;
     s->gemm.tuning = 1;
-    st = enqueue_forward(s, key, n_tiles, NULL, -1);
+    st = enqueue_forward(s, key, r, n_tiles, NULL);
     s->gemm.tuning = 0;
     if (st != XF_OK) goto cleanup;
     CUDA_CHECK(cudaStreamSynchronize(s->stream));
     CUDA_CHECK(cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal));
-    st = enqueue_forward(s, key, n_tiles, NULL, -1);
+    st = enqueue_forward(s, key, r, n_tiles, NULL);
     {
         cudaError_t e = cudaStreamEndCapture(s->stream, &graph);
         if (st != XF_OK) goto cleanup;
@@ -297,7 +379,8 @@ cleanup:
 
 static int key_eq(const xfc_graph_key *a, const xfc_graph_key *b) { return !memcmp(a, b, sizeof *a); }
 
-static xf_status find_graph(xfc_state *s, const xfc_graph_key *key, int n_tiles, cudaGraphExec_t *exec) {
+static xf_status find_graph(xfc_state *s, const xfc_graph_key *key, const xf_recipe *r, int n_tiles,
+                            cudaGraphExec_t *exec) {
     xf_status st = XF_OK;
     for (int i = 0; i < s->n_graphs; i++)
         if (key_eq(&s->graphs[i].key, key)) {
@@ -314,7 +397,7 @@ static xf_status find_graph(xfc_state *s, const xfc_graph_key *key, int n_tiles,
         s->graphs[slot] = s->graphs[--s->n_graphs];
         slot = s->n_graphs;
     }
-    XF_TRY(build_graph(s, key, n_tiles, exec));
+    XF_TRY(build_graph(s, key, r, n_tiles, exec));
     s->graphs[slot] = (xfc_graph){*key, *exec, ++s->stamp};
     s->n_graphs++;
 cleanup:
@@ -361,28 +444,37 @@ xf_status xfc_forward(xfc_state *s, const xf_plan *p) {
         xfc_scratch_free(s);
         XF_TRY(xfc_scratch_alloc(s, t_cap, b_cap));
     }
-    XF_TRY(output_buffers(s, p->output));
-    const xfc_graph_key key = {.Tb = Tb, .Bb = Bb, .output = p->output,
-                               .pooling = p->output == XF_OUT_EMBED ? (int32_t)p->pooling : 0,
-                               .normalize = p->output == XF_OUT_EMBED ? p->normalize != 0 : 0, .lora = lora_key};
+    const xf_recipe *r = p->recipe;
+    XF_CHECK(r && r->n_ops > 0, XF_ERR_INTERNAL, "cuda: plan without a recipe");
+    XF_TRY(output_buffers(s, r));
+    /* The captured graph is the recipe's ops at these buckets. The recipe is a pure
+     * function of the model, the engine's adapters (fixed at creation), the output,
+     * pooling and normalize (and stop_layer, which never reaches a graph: those
+     * forwards run eagerly); so (output, pooling, normalize) stand for it in the key,
+     * and the LoRA key says which adapters' terms the LoRA ops add. */
+    const xfc_graph_key key = {.Tb = Tb, .Bb = Bb, .output = r->output,
+                               .pooling = r->output == XF_OUT_EMBED ? (int32_t)p->pooling : 0,
+                               .normalize = r->output == XF_OUT_EMBED ? p->normalize != 0 : 0, .lora = lora_key};
     const int n_tiles = fill_meta(s, p, Tb, Bb, lora_key == s->n_adapters && s->n_adapters > 0);
     const size_t meta_bytes = sizeof(int32_t) * (size_t)(s->layout.tiles + 4 * (int64_t)n_tiles);
     CUDA_CHECK(cudaMemcpyAsync(s->meta_dev, s->meta_host, meta_bytes, cudaMemcpyHostToDevice, s->stream));
     cudaGraphExec_t exec = NULL;
-    const int debug = p->stop_layer >= 0;
-    if (!debug) XF_TRY(find_graph(s, &key, n_tiles, &exec));
+    const int debug = r->result == XF_BUF_X;  /* built with stop_layer: runs eagerly, never captured */
+    if (!debug) XF_TRY(find_graph(s, &key, r, n_tiles, &exec));
     CUDA_CHECK(cudaEventRecord(s->ev_start, s->stream));
-    if (debug) XF_TRY(enqueue_forward(s, &key, n_tiles, NULL, p->stop_layer));
-    else if (s->prof) XF_TRY(enqueue_forward(s, &key, n_tiles, s->prof, -1));
+    if (debug) XF_TRY(enqueue_forward(s, &key, r, n_tiles, NULL));
+    else if (s->prof) XF_TRY(enqueue_forward(s, &key, r, n_tiles, s->prof));
     else CUDA_CHECK(cudaGraphLaunch(exec, s->stream));
     CUDA_CHECK(cudaEventRecord(s->ev_replayed, s->stream));
     const void *src = NULL;
     size_t bytes = 0;
-    switch (debug ? XF_OUT_HIDDEN : p->output) {
-    case XF_OUT_HIDDEN: src = s->x, bytes = (size_t)T * (size_t)s->H; break;
-    case XF_OUT_LOGITS: src = s->logits, bytes = (size_t)T * (size_t)s->V; break;
-    case XF_OUT_EMBED: src = s->pooled, bytes = (size_t)B * (size_t)s->H; break;
-    case XF_OUT_CLASSIFY: src = s->cls, bytes = (size_t)B * (size_t)s->L; break;
+    switch (r->result) {
+    case XF_BUF_X:
+    case XF_BUF_HIDDEN: src = s->x, bytes = (size_t)T * (size_t)s->H; break;
+    case XF_BUF_LOGITS: src = s->logits, bytes = (size_t)T * (size_t)s->V; break;
+    case XF_BUF_POOLED: src = s->pooled, bytes = (size_t)B * (size_t)s->H; break;
+    case XF_BUF_SCORES: src = s->cls, bytes = (size_t)B * (size_t)s->L; break;
+    default: XF_CHECK(0, XF_ERR_INTERNAL, "cuda: recipe result %s", xf_buf_name(r->result));
     }
     XF_TRY(xfc_copyout_run(&s->copy, p->out, src, bytes * sizeof(float), s->ev_replayed));
     CUDA_CHECK(cudaStreamSynchronize(s->stream));
