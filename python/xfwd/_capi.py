@@ -137,6 +137,7 @@ _SIGNATURES = {
     "xf_model_open": (st, [ctypes.c_char_p, ctypes.POINTER(P)]),
     "xf_model_get_info": (st, [P, ctypes.POINTER(ModelInfo)]),
     "xf_model_free": (None, [P]),
+    "xf_model_auto_dtype": (ctypes.c_int, [P, ctypes.c_int]),
     "xf_model_prompt": (st, [P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p)]),
     "xf_adapter_open": (st, [P, ctypes.c_char_p, ctypes.POINTER(P)]),
     "xf_adapter_free": (None, [P]),

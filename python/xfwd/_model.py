@@ -12,7 +12,6 @@ import numpy as np
 from . import _capi
 from ._errors import Error, check
 
-_WEIGHT_DTYPES = {"BF16": "bf16", "F16": "f16"}
 
 
 def _resolve_name(table, value, what):
@@ -95,11 +94,13 @@ class Model:
 
     backend: "auto" (CUDA when a GPU is present, else the fast CPU path), "cpu",
              "cpu_ref", "cuda" or "vulkan".
-    dtype:   "f32", "tf32", "bf16", "f16", or "auto": f32 on the CPU; on a GPU the
-             checkpoint's own dtype (bf16 / f16 weights compute in that dtype, f32
-             or mixed weights in f32). With backend="auto" and 16-bit weights, a CUDA
-             engine in the weights' dtype is tried first and the CPU in f32 taken
-             when there is no GPU — what backend "auto" does in the library.
+    dtype:   "f32", "tf32", "bf16", "f16", or "auto": what the command line's
+             --dtype auto picks (xf_model_auto_dtype) — on a GPU the checkpoint's own
+             dtype (bf16 / f16 weights compute in that dtype, f32 or mixed weights in
+             f32); on the CPU f32, or bf16 for a bf16 checkpoint where the CPU has
+             bf16 instructions and the library was built with oneDNN. With
+             backend="auto", a CUDA engine is tried first and the CPU taken when
+             there is no GPU — what backend "auto" does in the library.
     adapters: {name: PEFT LoRA folder}; each call picks one with adapter=name
              (None: the base model).
     tokenizer: a tokenizer.json path (default: the folder's tokenizer.json, opened
@@ -158,19 +159,19 @@ class Model:
         status = _capi.fn("xf_engine_create")(self._model, ctypes.byref(o), ctypes.byref(e))
         return status, e
 
+    def _auto_dtype(self, backend_id):
+        """The library's "auto" dtype for this model on a backend (xf_model_auto_dtype)."""
+        code = _capi.fn("xf_model_auto_dtype")(self._model, backend_id)
+        return next(k for k, v in _capi.DTYPES.items() if v == code)
+
     def _create_engine(self, backend_id, dtype, *args):
-        weights = (self._info_c.weight_dtype or b"").decode()
-        gpu_dtype = _WEIGHT_DTYPES.get(weights, "f32")
         if dtype != "auto":
             plan = [(backend_id, dtype.lower())]
-        elif backend_id in (_capi.BACKENDS["cpu"], _capi.BACKENDS["cpu_ref"]):
-            plan = [(backend_id, "f32")]
         elif backend_id != _capi.BACKENDS["auto"]:
-            plan = [(backend_id, gpu_dtype)]
-        elif gpu_dtype == "f32":
-            plan = [(backend_id, "f32")]  # the same on every device
-        else:  # AUTO: CUDA in the weights' dtype, else the CPU in f32
-            plan = [(_capi.BACKENDS["cuda"], gpu_dtype), (_capi.BACKENDS["cpu"], "f32")]
+            plan = [(backend_id, self._auto_dtype(backend_id))]
+        else:  # AUTO: CUDA in its auto dtype, else the fast CPU path in its own
+            plan = [(_capi.BACKENDS["cuda"], self._auto_dtype(_capi.BACKENDS["cuda"])),
+                    (_capi.BACKENDS["cpu"], self._auto_dtype(_capi.BACKENDS["cpu"]))]
         for i, (b, d) in enumerate(plan):
             status, e = self._try_engine(b, d, *args)
             if status == _capi.XF_ERR_NO_DEVICE and i + 1 < len(plan):

@@ -1,6 +1,9 @@
 """test_golden.py — xfwd.Model against the golden references (tests/data/golden and
 tests/data/hub): hidden states, logits, embeddings, classification scores, LoRA."""
 import os
+import re
+import subprocess
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,12 +13,13 @@ from conftest import GOLDEN, HUB, assert_close, case_id, cases, golden, needs, s
 
 
 def open_case(case):
-    """(Model on the CPU, the adapter name to pass): the case's LoRA adapter applied
-    when it has one, since its references are computed with it."""
+    """(Model on the CPU in f32, the adapter name to pass): the case's LoRA adapter
+    applied when it has one, since its references are computed with it. f32, not
+    "auto": a bf16 checkpoint would run in bf16 on a CPU with bf16 instructions."""
     adapter_dir = os.path.join(case, "adapter")
     if os.path.isdir(adapter_dir):
-        return xfwd.Model(case, backend="cpu", adapters={"lora": adapter_dir}), "lora"
-    return xfwd.Model(case, backend="cpu"), None
+        return xfwd.Model(case, backend="cpu", dtype="f32", adapters={"lora": adapter_dir}), "lora"
+    return xfwd.Model(case, backend="cpu", dtype="f32"), None
 
 
 @pytest.mark.parametrize("case", cases(GOLDEN, "hidden") + cases(HUB, "hidden"), ids=case_id)
@@ -23,7 +27,7 @@ def test_hidden(case):
     g = golden(case)
     m, adapter = open_case(case)
     with m:
-        assert m.dtype == "f32"  # "auto" on the CPU
+        assert m.dtype == "f32"
         out = m.hidden(sequences(g), adapter=adapter)
     assert [len(h) for h in out] == g["seq_lens"].tolist()
     assert_close(np.concatenate(out), g["hidden"], what="hidden")
@@ -115,10 +119,27 @@ def test_lora_is_per_call():
         assert_close(h, split[i] if i % 2 == 0 else split_base[i], what=f"mixed batch, sequence {i}")
 
 
-@pytest.mark.parametrize("backend", ["vulkan", "cuda", "auto"])
+def cli_auto_choice(case, backend):
+    """(backend, dtype) the command line picks with --dtype auto, read from --verbose;
+    None when the xfwd program is not beside the library."""
+    exe = os.path.join(os.environ.get("XFWD_LIBRARY_DIR", ""), "xfwd")
+    if not os.access(exe, os.X_OK):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        ids = os.path.join(tmp, "ids.jsonl")
+        with open(ids, "w") as f:
+            f.write("[1, 2, 3]\n")
+        r = subprocess.run([exe, "hidden", "--model", case, "--input", ids, "--output", os.path.join(tmp, "h.npy"),
+                            "--backend", backend, "--verbose"], capture_output=True, text=True, check=True)
+    m = re.search(r"backend (\w+).*?, dtype (\w+)", r.stderr)
+    return m.group(1), m.group(2)
+
+
+@pytest.mark.parametrize("backend", ["vulkan", "cuda", "cpu", "auto"])
 def test_dtype_auto(backend):
-    """dtype "auto": the checkpoint's dtype (bf16 here) on a GPU backend, f32 on the
-    CPU (where backend "auto" lands without a GPU). Vulkan runs on lavapipe where
+    """dtype "auto" is what the command line's --dtype auto picks: the checkpoint's
+    dtype (bf16 here) on a GPU backend; on the CPU f32, or bf16 where the CPU has
+    bf16 instructions and the library has oneDNN. Vulkan runs on lavapipe where
     there is no GPU; CUDA is skipped there."""
     case = os.path.join(GOLDEN, "qwen3-hd128-bf16")
     g = golden(case)
@@ -130,6 +151,10 @@ def test_dtype_auto(backend):
         raise
     with m:
         assert m.info["weight_dtype"] == "BF16"
-        assert m.dtype == ("f32" if m.backend == "cpu" else "bf16"), (m.backend, m.dtype)
+        assert m.dtype in (("f32", "bf16") if m.backend == "cpu" else ("bf16",)), (m.backend, m.dtype)
+        if backend != "auto":  # the CLI's auto backend may also pick a Vulkan GPU; the library's never does
+            cli = cli_auto_choice(case, backend)
+            if cli is not None:
+                assert (m.backend, m.dtype) == cli, f"python picks {m.backend} {m.dtype}, the CLI {cli}"
         out = m.hidden(sequences(g))
     assert_close(np.concatenate(out), g["hidden"], dtype=m.dtype, what=f"{m.backend} {m.dtype} hidden")
