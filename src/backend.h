@@ -45,6 +45,7 @@ typedef struct xf_backend_config {
     int32_t n_adapters;
     int32_t merge;
     const char *cache_dir;
+    int32_t device;             /* GPU index (xf_engine_options.device); 0 on the CPU */
 } xf_backend_config;
 
 /* Op entry points on host memory (fp32 in/out), used by the op-by-op tests to

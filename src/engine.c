@@ -95,6 +95,9 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
     if (!opts) xf_engine_options_init(&defaults), opts = &defaults;
     XF_CHECK((unsigned)opts->dtype <= XF_DTYPE_F16, XF_ERR_INVALID_ARG, "unknown dtype %d", (int)opts->dtype);
     XF_CHECK(opts->max_tokens >= 0, XF_ERR_INVALID_ARG, "max_tokens must be positive");
+    XF_CHECK(opts->device >= 0, XF_ERR_INVALID_ARG, "device %d: a device index is 0 or more", (int)opts->device);
+    XF_CHECK(opts->device == 0 || (opts->backend != XF_BACKEND_CPU && opts->backend != XF_BACKEND_CPU_REF),
+             XF_ERR_INVALID_ARG, "device %d: the CPU backends have one device, 0", (int)opts->device);
     XF_CHECK(opts->n_adapters >= 0 && (opts->n_adapters == 0 || opts->adapters), XF_ERR_INVALID_ARG,
              "adapters array is NULL but n_adapters = %d", opts->n_adapters);
     for (int32_t i = 0; i < opts->n_adapters; i++)
@@ -122,7 +125,10 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
         .n_adapters = opts->n_adapters,
         .merge = opts->merge_adapters,
         .cache_dir = opts->cache_dir,
+        .device = opts->device,
     };
+    /* the GPU backends choose their device from cfg.device: until they do, only device 0 */
+    XF_CHECK(opts->device == 0, XF_ERR_UNSUPPORTED, "device %d: this build runs on device 0 only", (int)opts->device);
     if (opts->backend == XF_BACKEND_AUTO) {
         const xf_backend_ops *cuda = xf_backend_lookup(XF_BACKEND_CUDA);
         if (cuda) {
@@ -131,6 +137,8 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
             else if (st != XF_ERR_NO_DEVICE) goto cleanup;
         }
         if (!e->ops) {
+            XF_CHECK(opts->device == 0, XF_ERR_NO_DEVICE, "device %d: no CUDA GPU, and the CPU has one device, 0",
+                     (int)opts->device);
             e->ops = &xf_backend_cpu, e->kind = XF_BACKEND_CPU;
             XF_TRY(e->ops->create(&cfg, &e->state));
         }

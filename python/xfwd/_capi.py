@@ -75,6 +75,7 @@ class EngineOptions(ctypes.Structure):  # xf_engine_options
         ("n_adapters", ctypes.c_int32),
         ("merge_adapters", ctypes.c_int32),
         ("cache_dir", ctypes.c_char_p),
+        ("device", ctypes.c_int32),
     ]
 
 
