@@ -6,12 +6,16 @@
 // its rows see (for full attention all of the sequence's; with a window none left of
 // it) and masks elements only in the tiles that cross an edge of a row's key range.
 //
-// Kernels (XFWD_ATTN_VARIANT picks one for experiments; the default is measured best):
-// - attn_wgg_kernel (default, head_dim 128, sm_90a): wgmma, one warpgroup per query
-//   head, up to 4 heads of one GQA group per block sharing every K/V tile (one head
-//   per block for GQA groups of odd size).
-// - attn_mma_kernel (the previous default) and attn_fa2_kernel (head_dim 64 in the
-//   default, and every head_dim 64/128 case off compute capability 9.0): mma.sync.
+// Kernels (which one runs is the engine's kernel table's choice, cuda_kernels.c,
+// from compute capability, dtype and shape; xfc_attn_kernel in cuda_api.h):
+// - attn_wgg_kernel (XFC_ATTN_WGMMA: head_dim 128 on compute capability 9.0, sm_90a):
+//   wgmma, one warpgroup per query head, 1, 2 or 4 heads of one GQA group per block
+//   sharing every K/V tile (4 where the group size allows, else 2, else 1).
+// - attn_fa2_kernel<Q in registers, 2 K/V stages> (XFC_ATTN_FA2: head_dim 64 on 9.0):
+//   mma.sync, 16 query rows per warp.
+// - attn_mma_kernel<2 m-tiles, 64 keys> (XFC_ATTN_MMA: head_dims 64 and 128 off 9.0,
+//   where the sm_90a wgmma code does not exist): mma.sync, 2×16 rows per warp.
+// The other shapes these templates were measured in live in bench/cuda_attention.cu.
 // In all of them a block is one (tile of BM queries of one sequence, query head or
 // heads); each warp owns 16 query rows: S = Q·Kᵀ, online softmax on the accumulators
 // (fp32, exp2 of pre-scaled scores), then O += P·V with P reused from the score
@@ -26,17 +30,9 @@
 #include "attention_wgmma.cuh"
 
 
-// Kernel shapes; XFWD_ATTN_VARIANT picks one for experiments. 0-2: attn_mma_kernel
-// (m-tiles per warp, keys per tile); 3-5: attn_fa2_kernel (16 rows per warp, 64 keys;
-// Q in registers or not, K/V stages); 6-8: attn_wgg_kernel with 1 / up to 2 / up to 4
-// heads per block (head_dim 128 on sm_90a; other head_dims take variant 3).
-static const struct { int kind, mt, bn, qreg, stages; } variants[] = {
-    {0, 2, 64, 0, 2}, {0, 1, 64, 0, 2}, {0, 2, 32, 0, 2},
-    {1, 1, 64, 1, 2}, {1, 1, 64, 0, 1}, {1, 1, 64, 1, 1},
-    {2, 1, 64, 1, 2}, {2, 1, 64, 1, 2}, {2, 1, 64, 1, 2},
-};
-#define XFC_ATTN_DEFAULT 8  // measured fastest correct one (bench/cuda-notes.md, visit 6)
-static int variant = XFC_ATTN_DEFAULT;
+// The shapes the library keeps (see the header comment).
+#define MMA_MT 2   // attn_mma_kernel: m-tiles of 16 rows per warp
+#define MMA_BN 64  // attn_mma_kernel: keys per K/V tile
 
 static size_t mma_smem_bytes(int D, int mt, int bn) { return (size_t)(MMA_WARPS * 16 * mt + 4 * bn) * D * 2; }
 static size_t fa2_smem_bytes(int D, int bn, int qreg, int stages) {
@@ -65,10 +61,11 @@ static xf_status launch_fa2(cudaStream_t s, const void *q, int ldq, const void *
 }
 
 template <typename T>
-static xf_status launch_wg(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v, int ldv,
+static xf_status launch_wg(cudaStream_t s, int nwg, const void *q, int ldq, const void *k, int ldk, const void *v, int ldv,
                            void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv, float scale_log2, int full, int window) {
     const int group = nh / nkv;
-    const int nwg = variant == 8 && group % 4 == 0 ? 4 : variant >= 7 && group % 2 == 0 ? 2 : 1;
+    if ((nwg != 1 && nwg != 2 && nwg != 4) || group % nwg)
+        return xf_error(XF_ERR_INTERNAL, "cuda: attention_wgmma with %d heads per block for GQA groups of %d", nwg, group);
     if (nwg == 1) {
         attn_wgg_kernel<T, 1><<<(unsigned)((int64_t)n_tiles * nh), 128, wgg_smem_bytes(1), s>>>(
             (const T *)q, ldq, (const T *)k, ldk, (const T *)v, ldv, (T *)out, ldo, tiles, nh, group, scale_log2, full, window);
@@ -84,22 +81,18 @@ static xf_status launch_wg(cudaStream_t s, const void *q, int ldq, const void *k
 }
 
 template <typename T, int D>
-static xf_status launch_variant(cudaStream_t s, const void *q, int ldq, const void *k, int ldk, const void *v,
-                                int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh, int nkv,
-                                float scale_log2, int full, int window) {
-    switch (variant) {
-    case 1: return launch_mma<T, D, 1, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-    case 2: return launch_mma<T, D, 2, 32>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-    case 3: return launch_fa2<T, D, true, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-    case 4: return launch_fa2<T, D, false, 1>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-    case 5: return launch_fa2<T, D, true, 1>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-    case 6:
-    case 7:
-    case 8:
-        if (D != 128) return launch_fa2<T, D, true, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-        return launch_wg<T>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-    default: return launch_mma<T, D, 2, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+static xf_status launch_choice(cudaStream_t s, const xfc_attn_choice *c, const void *q, int ldq, const void *k, int ldk,
+                               const void *v, int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh,
+                               int nkv, float scale_log2, int full, int window) {
+    switch (c->kernel) {
+    case XFC_ATTN_WGMMA:
+        if (D == 128) return launch_wg<T>(s, c->heads, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+        break;
+    case XFC_ATTN_FA2: return launch_fa2<T, D, true, 2>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    case XFC_ATTN_MMA: return launch_mma<T, D, MMA_MT, MMA_BN>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    default: break;
     }
+    return xf_error(XF_ERR_INTERNAL, "cuda: attention kernel %d cannot run head_dim %d", (int)c->kernel, D);
 }
 
 static bool mma_ok(xfc_type type, int D, int ldq, int ldk, int ldv, int ldo, const void *q, const void *k,
@@ -110,13 +103,20 @@ static bool mma_ok(xfc_type type, int D, int ldq, int ldk, int ldv, int ldo, con
     return (any & 15u) == 0 && ldq % 8 == 0 && ldk % 8 == 0 && ldv % 8 == 0 && ldo % 8 == 0;
 }
 
-extern "C" int xfc_attention_block_m(xfc_type type, int D) {
-    return type != XFC_F32 && (D == 64 || D == 128) ? MMA_WARPS * 16 * variants[variant].mt : XFC_ATTN_GENERIC_BM;
+extern "C" int xfc_attention_tile_rows(xfc_attn_kernel kernel) {
+    switch (kernel) {
+    case XFC_ATTN_MMA: return MMA_WARPS * 16 * MMA_MT;
+    case XFC_ATTN_FA2: return MMA_WARPS * 16;
+    case XFC_ATTN_WGMMA: return 64;  // one warpgroup's wgmma m64 rows
+    default: return XFC_ATTN_GENERIC_BM;
+    }
 }
 
-extern "C" xf_status xfc_attention(cudaStream_t s, xfc_type type, const void *q, int ldq, const void *k, int ldk,
-                                   const void *v, int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles,
-                                   int nh, int nkv, int D, xf_attn_mask mask) {
+extern "C" int xfc_attention_tc_shape(xfc_type type, int D) { return type != XFC_F32 && (D == 64 || D == 128); }
+
+extern "C" xf_status xfc_attention(cudaStream_t s, const xfc_attn_choice *c, xfc_type type, const void *q, int ldq,
+                                   const void *k, int ldk, const void *v, int ldv, void *out, int ldo,
+                                   const xfc_tile *tiles, int n_tiles, int nh, int nkv, int D, xf_attn_mask mask) {
     if (n_tiles <= 0) return XF_OK;
     if (nkv <= 0 || nh % nkv)
         return xf_error(XF_ERR_INVALID_ARG, "cuda: %d query heads are not a multiple of %d kv heads", nh, nkv);
@@ -127,16 +127,20 @@ extern "C" xf_status xfc_attention(cudaStream_t s, xfc_type type, const void *q,
     // window; the causal mask without a window masks the tiles it always did.
     const int full = mask.kind == XF_MASK_FULL, window = mask.window;
     const float scale_log2 = (float)(1.4426950408889634 / sqrt((double)D));
-    if (mma_ok(type, D, ldq, ldk, ldv, ldo, q, k, v, out)) {
-        if (type == XFC_BF16 && D == 64)
-            return launch_variant<__nv_bfloat16, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-        if (type == XFC_BF16)
-            return launch_variant<__nv_bfloat16, 128>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-        if (D == 64)
-            return launch_variant<__half, 64>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-        return launch_variant<__half, 128>(s, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
-    }
-    return xfc_attention_generic(s, type, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2, full, window);
+    if (c->kernel == XFC_ATTN_GENERIC)
+        return xfc_attention_generic(s, type, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, D, scale_log2, full, window);
+    // The tensor-core kernels: the table chose one only for bf16/f16 and head_dim 64/128;
+    // the tiles were built for its tile rows, so there is no quiet fallback here.
+    if (!mma_ok(type, D, ldq, ldk, ldv, ldo, q, k, v, out))
+        return xf_error(XF_ERR_INTERNAL, "cuda: attention kernel %d cannot run type %d, head_dim %d or these strides",
+                        (int)c->kernel, (int)type, D);
+    if (type == XFC_BF16 && D == 64)
+        return launch_choice<__nv_bfloat16, 64>(s, c, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    if (type == XFC_BF16)
+        return launch_choice<__nv_bfloat16, 128>(s, c, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    if (D == 64)
+        return launch_choice<__half, 64>(s, c, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
+    return launch_choice<__half, 128>(s, c, q, ldq, k, ldk, v, ldv, out, ldo, tiles, n_tiles, nh, nkv, scale_log2, full, window);
 }
 
 template <typename T, int D, int MT, int BN>
@@ -153,12 +157,8 @@ static cudaError_t set_smem_fa2() {
 
 template <typename T, int D>
 static cudaError_t set_smem_all() {
-    cudaError_t e = set_smem<T, D, 2, 64>();
-    if (!e) e = set_smem<T, D, 1, 64>();
-    if (!e) e = set_smem<T, D, 2, 32>();
+    cudaError_t e = set_smem<T, D, MMA_MT, MMA_BN>();
     if (!e) e = set_smem_fa2<T, D, true, 2>();
-    if (!e) e = set_smem_fa2<T, D, false, 1>();
-    if (!e) e = set_smem_fa2<T, D, true, 1>();
     if (!e && D == 128) e = cudaFuncSetAttribute(attn_wgg_kernel<T, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)wgg_smem_bytes(1));
     if (!e && D == 128) e = cudaFuncSetAttribute(attn_wgg_kernel<T, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)wgg_smem_bytes(2));
     if (!e && D == 128) e = cudaFuncSetAttribute(attn_wgg_kernel<T, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)wgg_smem_bytes(4));
@@ -166,15 +166,6 @@ static cudaError_t set_smem_all() {
 }
 
 extern "C" xf_status xfc_kernels_init(void) {
-    const char *env = getenv("XFWD_ATTN_VARIANT");  // experiments only
-    const int want = env ? atoi(env) : XFC_ATTN_DEFAULT;
-    variant = want >= 0 && want < (int)(sizeof variants / sizeof variants[0]) ? want : XFC_ATTN_DEFAULT;
-    if (variants[variant].kind == 2) {  // wgmma code exists only in the sm_90a binary: compute capability 9.0
-        int dev = 0, major = 0, minor = 0;
-        if (cudaGetDevice(&dev) || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) ||
-            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) || major != 9 || minor != 0)
-            variant = 0;
-    }
     cudaError_t e = set_smem_all<__nv_bfloat16, 128>();
     if (!e) e = set_smem_all<__half, 128>();
     if (!e) e = set_smem_all<__nv_bfloat16, 64>();

@@ -1,5 +1,6 @@
 /* backend_cuda.c — the CUDA backend's table (xf_backend_cuda): engine creation
- * (device check, weight upload, scratch sized for max_tokens), forward (see
+ * (device check, switches and kernel table, weight upload, scratch sized for
+ * max_tokens), kernel-table entries for printing (cuda_kernels.c), forward (see
  * cuda_forward.c), peak device memory, destruction; plus the device-memory
  * accounting every allocation of the backend goes through. */
 #include <stdlib.h>
@@ -112,14 +113,15 @@ static xf_status cuda_create(const xf_backend_config *cfg, void **out) {
     s->V = c->vocab, s->L = c->num_labels > 0 ? c->num_labels : 0, s->n_layers = c->n_layers;
     s->Nqkv = (s->NH + 2 * s->NKV) * s->D;
     s->eps = (float)c->eps;
-    const char *prof = getenv("XFWD_PROFILE");
+    xfc_switches_read(&s->sw);
     CUDA_CHECK(cudaSetDevice(device));
     XF_TRY(xfc_kernels_init());
+    xfc_kernels_fill(&s->kernels, xfc_device_cc(device), s->act, c, &s->sw);
     CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreate(&s->ev_start));
     CUDA_CHECK(cudaEventCreate(&s->ev_replayed));
     XF_TRY(xfc_copyout_init(&s->copy, device, cfg->n_threads));
-    if (prof && atoi(prof) > 0) XF_ALLOC(s->prof, 1);
+    if (s->sw.profile) XF_ALLOC(s->prof, 1);
     XF_TRY(xfc_malloc(s, &s->workspace, WORKSPACE_BYTES, "cuBLASLt workspace"));
     XF_TRY(xfc_gemm_init(&s->gemm, s->workspace, WORKSPACE_BYTES));
     XF_TRY(xfc_upload_weights(s, cfg));
@@ -137,6 +139,11 @@ static xf_status cuda_forward(void *state, const xf_plan *plan) { return xfc_for
 
 static size_t cuda_peak_memory(void *state) { return state ? ((xfc_state *)state)->peak_bytes : 0; }
 
+static void cuda_kernel(void *state, const xf_op *op, xf_kernel_choice *out) {
+    const xfc_state *s = state;
+    xfc_kernel_describe(&s->kernels, s->act, op, out);
+}
+
 const xf_backend_ops xf_backend_cuda = {
     .name = "cuda",
     .create = cuda_create,
@@ -144,6 +151,7 @@ const xf_backend_ops xf_backend_cuda = {
     .peak_memory = cuda_peak_memory,
     .destroy = cuda_destroy,
     .ops = &xfc_op_table,
+    .kernel = cuda_kernel,
 };
 
 /* ---------------------------------------------------------------- cuda_backend.h */

@@ -54,16 +54,35 @@ xf_status xfc_qknorm_rope(cudaStream_t s, xfc_type type, void *x, int ld, int ro
                           const float *bias, const float *qw, const float *kw, float eps, const int32_t *pos,
                           const float *cos, const float *sin);
 
-/* Queries per attention tile for this element type and head_dim (tiles must be built with it). */
-int xfc_attention_block_m(xfc_type type, int D);
+/* The attention kernels. Which one runs is the engine's kernel table's choice
+ * (cuda_kernels.c: xfc_choose_attention), made once from the device, dtype and shape. */
+typedef enum xfc_attn_kernel {
+    XFC_ATTN_GENERIC = 0, /* attention_generic.cu: any type, head_dim <= 256, exact fp32 math */
+    XFC_ATTN_MMA,         /* mma.sync, 2×16 query rows per warp (bf16/f16, head_dim 64/128): off sm_90 */
+    XFC_ATTN_FA2,         /* mma.sync, 16 rows per warp, Q in registers (bf16/f16, head_dim 64/128) */
+    XFC_ATTN_WGMMA,       /* wgmma, sm_90a only (bf16/f16, head_dim 128), `heads` query heads per block */
+    XFC_ATTN_COUNT
+} xfc_attn_kernel;
+
+typedef struct xfc_attn_choice {
+    xfc_attn_kernel kernel;
+    int32_t heads;      /* XFC_ATTN_WGMMA: query heads of one GQA group per block (1, 2 or 4) */
+    int32_t bm;         /* queries per tile: the attention tiles must be built with it */
+} xfc_attn_choice;
+
+/* Queries per tile of a kernel. */
+int xfc_attention_tile_rows(xfc_attn_kernel kernel);
+/* 1 when the tensor-core kernels (MMA, FA2; WGMMA for D = 128) can run this type and head_dim. */
+int xfc_attention_tc_shape(xfc_type type, int D);
 /* Attention per sequence with GQA, each query seeing the keys of its sequence that
  * `mask` allows (causal, full; sliding window): out [T, nh*D] (row stride ldo) from
- * q [T, nh*D] (ld ldq), k, v [T, nkv*D] (ldk, ldv); one block per (tile, head);
- * tiles [n_tiles] (unused slots q0 = -1). All tensors of `type`; math in fp32
- * (tensor cores with fp32 accumulation for bf16/f16 and D = 64/128). */
-xf_status xfc_attention(cudaStream_t s, xfc_type type, const void *q, int ldq, const void *k, int ldk,
-                        const void *v, int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles, int nh,
-                        int nkv, int D, xf_attn_mask mask);
+ * q [T, nh*D] (ld ldq), k, v [T, nkv*D] (ldk, ldv) with the kernel `c`; one block per
+ * (tile, head or heads); tiles [n_tiles] of c->bm queries (unused slots q0 = -1). All
+ * tensors of `type`; math in fp32 (tensor cores with fp32 accumulation for the
+ * mma/wgmma kernels). */
+xf_status xfc_attention(cudaStream_t s, const xfc_attn_choice *c, xfc_type type, const void *q, int ldq, const void *k,
+                        int ldk, const void *v, int ldv, void *out, int ldo, const xfc_tile *tiles, int n_tiles,
+                        int nh, int nkv, int D, xf_attn_mask mask);
 
 /* out [rows, cols] = silu(gate) ⊙ up, each with its own row stride; math in fp32. */
 xf_status xfc_swiglu(cudaStream_t s, xfc_type type, const void *gate, int64_t ldg, const void *up, int64_t ldu,

@@ -38,7 +38,7 @@ xf_status xfc_scratch_alloc(xfc_state *s, int t_cap, int b_cap) {
     const size_t es = xfc_type_size(s->act);
     const int64_t wa = max3(s->H, (int64_t)s->NH * s->D, s->I), wb = s->Nqkv > 2 * s->I ? s->Nqkv : 2 * s->I;
     s->t_cap = t_cap, s->b_cap = b_cap;
-    s->attn_bm = xfc_attention_block_m(s->act, s->D);
+    s->attn_bm = s->kernels.attn.bm;
     s->tiles_cap = (t_cap + s->attn_bm - 1) / s->attn_bm + b_cap;
     xfc_meta_layout *L = &s->layout;
     L->tokens = 4;
@@ -315,7 +315,7 @@ static xf_status run_op(xfc_state *s, const xfc_graph_key *key, const xf_op *op,
     case XF_OP_ATTENTION: {
         /* q, k, v: column blocks of QKV [Tb, Q + 2·KV] -> ATT [Tb, Q] */
         const char *qkv = src;
-        XF_TRY(xfc_attention(cs, s->act, qkv, op->in, qkv + (size_t)Q * es, op->in,
+        XF_TRY(xfc_attention(cs, &s->kernels.attn, s->act, qkv, op->in, qkv + (size_t)Q * es, op->in,
                              qkv + (size_t)(Q + NKV * D) * es, op->in, dst, op->out,
                              (const xfc_tile *)(s->meta_dev + s->layout.tiles), n_tiles, NH, NKV, D, op->mask));
         break;

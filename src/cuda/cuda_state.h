@@ -12,6 +12,7 @@
 #include "cuda_api.h"
 #include "cuda_copyout.h"
 #include "cuda_gemm.h"
+#include "cuda_kernels.h"
 
 /* The fused projections a LoRA term can be added to, in forward order. */
 enum { XFC_G_QKV = 0, XFC_G_O, XFC_G_GU, XFC_G_DOWN, XFC_G_COUNT };
@@ -54,7 +55,7 @@ typedef struct xfc_graph {
 
 #define XFC_MAX_GRAPHS 32
 
-/* Profiling (XFWD_PROFILE=1): op families timed with events on an eager run. */
+/* Profiling (XFWD_PROFILE=1, xfc_switches): op families timed with events on an eager run. */
 enum {
     XFC_P_EMBED = 0, XFC_P_NORM, XFC_P_GEMM_QKV, XFC_P_ROPE, XFC_P_ATTN, XFC_P_GEMM_O, XFC_P_GEMM_GU,
     XFC_P_SWIGLU, XFC_P_GEMM_DOWN, XFC_P_LORA, XFC_P_HEAD, XFC_P_COUNT
@@ -84,6 +85,8 @@ typedef struct xfc_state {
     xf_dtype mode;
     xfc_type act;           /* matmul operand / activation type: F32 (f32, tf32), BF16, F16 */
     int device;
+    xfc_switches sw;        /* the environment's tuning switches, read at creation */
+    xfc_kernels kernels;    /* the kernel table, filled at creation */
     cudaStream_t stream;
     xfc_gemm gemm;
     /* model dimensions */
@@ -101,7 +104,7 @@ typedef struct xfc_state {
     xfc_lora *lora;         /* [n_adapters][n_layers][XFC_G_COUNT] */
     int lora_rmax;          /* largest R */
     /* scratch, sized for t_cap tokens and b_cap sequences */
-    int t_cap, b_cap, tiles_cap, attn_bm;
+    int t_cap, b_cap, tiles_cap, attn_bm; /* attn_bm: queries per attention tile (kernels.attn.bm) */
     float *x;               /* [t_cap, H] residual stream, fp32 in every mode */
     void *bufa;             /* [t_cap, max(H, NH*D, I)] act: normed rows / attention out / SwiGLU out */
     void *bufb;             /* [t_cap, max(Nqkv, 2I)] act: fused q|k|v / fused gate|up */
