@@ -21,5 +21,7 @@ xf_add_test(NAME api COMMAND test_api ${XF_GOLDEN_DIR})
 find_program(XF_BASH bash REQUIRED)
 xf_add_test(NAME bad_input COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/bad_input.sh $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR})
 xf_add_test(NAME cli COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/cli.sh $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR})
+# --devices: replicas of the engine give the bytes of one engine (several on one CPU here)
+xf_add_test(NAME replicas COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/replicas.sh $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR} cpu)
 xf_add_test(NAME text_input COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/text_input.sh $<TARGET_FILE:xfwd_cli>
   ${CMAKE_CURRENT_SOURCE_DIR}/data/tokenizers ${CMAKE_CURRENT_SOURCE_DIR}/data/tokenizer)

@@ -7,6 +7,8 @@
 
 #include "xfwd.h"
 
+#define XF_CLI_MAX_DEVICES 16
+
 typedef struct cli_opts {
     const char *model, *input, *output, *adapter, *shape, *jsonl_out, *cache_dir;
     xf_backend backend;
@@ -29,6 +31,9 @@ typedef struct cli_opts {
     int quiet;              /* --quiet: no progress line */
     int chunk_seqs;         /* --chunk-sequences N (0: default) */
     char chosen[512];       /* xf_cli_engine: the backend and dtype chosen, and why */
+    int devices[XF_CLI_MAX_DEVICES]; /* --devices 0,1,...: one engine (replica) on each */
+    int n_devices;          /* 0: one engine on device 0 */
+    int device;             /* the device xf_cli_engine creates its engine on */
 } cli_opts;
 
 /* Parses argv[1..] into o (--key value or --key=value); returns 0, or prints one
@@ -55,6 +60,9 @@ int xf_cli_engine(const xf_model *m, cli_opts *o, const xf_adapter *const *adapt
  * one line in err naming the file and line. */
 int xf_cli_read_inputs(const char *path, const xf_model *m, const char *model_dir, const xf_text_options *to,
                        size_t line_limit, xf_tokens *out, char *err, size_t err_size);
+/* Parses a --devices list "0,1,3" (distinct or repeated indices >= 0, at most max) into
+ * out; returns the count, or -1 after a one-line message naming flag. */
+int xf_cli_parse_devices(const char *flag, const char *v, int *out, int max);
 const char *xf_cli_backend_name(xf_backend b);
 const char *xf_cli_dtype_name(xf_dtype d);
 const char *xf_cli_pooling_name(int pooling);

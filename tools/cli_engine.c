@@ -8,7 +8,9 @@
  *     f32); on the CPU f32, or bf16 for a BF16 checkpoint where the CPU has bf16
  *     instructions and the build has oneDNN.
  * What was chosen, and why, goes into cli_opts.chosen for --verbose. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #ifdef XFWD_HAVE_VULKAN
 #include <vulkan/vulkan.h>
@@ -56,6 +58,7 @@ static xf_status try_engine(const xf_model *m, cli_opts *o, xf_backend b, xf_dty
     if (o->max_tokens) eo.max_tokens = o->max_tokens;
     eo.n_threads = o->threads;
     eo.cache_dir = o->cache_dir;
+    eo.device = o->device;
     if (adapter && adapter[0]) eo.adapters = adapter, eo.n_adapters = 1, eo.merge_adapters = o->merge_adapter;
     xf_status st = xf_engine_create(m, &eo, e);
     if (st == XF_OK) o->dtype = d;
@@ -88,4 +91,25 @@ int xf_cli_engine(const xf_model *m, cli_opts *o, const xf_adapter *const *adapt
     }
     if (st != XF_OK) return xf_cli_fail("%s", xf_last_error());
     return 0;
+}
+
+int xf_cli_parse_devices(const char *flag, const char *v, int *out, int max) {
+    int n = 0;
+    const char *p = v;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long d = strtol(p, &end, 10);
+        if (errno || end == p || d < 0 || d > 1023 || (*end && *end != ',')) {
+            fprintf(stderr, "xfwd: %s expects device indices like 0,1,2, got '%s'\n", flag, v);
+            return -1;
+        }
+        if (n == max) {
+            fprintf(stderr, "xfwd: %s: at most %d devices\n", flag, max);
+            return -1;
+        }
+        out[n++] = (int)d;
+        if (!*end) return n;
+        p = end + 1;
+    }
 }

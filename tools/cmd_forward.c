@@ -4,8 +4,11 @@
  * run and its rows written at once (cli_output.h), so memory is bounded by the
  * chunk, not the file. A bad line is an error naming it, or with --on-error skip
  * a report line and a placeholder row that keeps the output aligned with the
- * input. On a terminal a progress line is kept up to date on stderr. */
+ * input. On a terminal a progress line is kept up to date on stderr.
+ * With --devices (replicas), one engine per device: chunks are filled one per
+ * engine, run side by side (a thread per engine) and written in input order. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,10 @@ typedef struct chunk {
     int32_t n_items, cap_items;
     float *out;                 /* [rows, cols] of the last run */
     size_t out_cap;
+    /* the run (run_chunk, maybe on its engine's thread): 0, or 1 with msg to report */
+    int failed;
+    char msg[4400];
+    double t_forward;
 } chunk;
 
 typedef struct progress {
@@ -55,7 +62,9 @@ typedef struct job {
     const char *cmd;
     fwd_kind kind;
     cli_opts *o;
-    xf_engine *e;
+    xf_engine *e;               /* engines[0] */
+    xf_engine *engines[XF_CLI_MAX_DEVICES];
+    int n_engines;
     xf_encode_options enc;
     int64_t cols;
     int per_token;
@@ -65,7 +74,8 @@ typedef struct job {
     int has_report;
     const char *input_name;
     progress pr;
-    chunk c;
+    chunk c[XF_CLI_MAX_DEVICES]; /* one being filled, run and written per engine */
+    int cur;                    /* the chunk being filled */
 } job;
 
 static double now_s(void) {
@@ -150,17 +160,17 @@ static void chunk_free(chunk *c) {
 
 /* ---------------------------------------------------------------- running */
 
-/* The command's forward on b into out. */
-static xf_status run(job *j, const xf_batch *b, const int32_t *prompt_lens, float *out) {
+/* The command's forward on b into out, on engine e. */
+static xf_status run(const job *j, xf_engine *e, const xf_batch *b, const int32_t *prompt_lens, float *out) {
     switch (j->kind) {
-    case CMD_HIDDEN: return xf_engine_hidden(j->e, b, out);
-    case CMD_LOGITS: return xf_engine_logits(j->e, b, out);
+    case CMD_HIDDEN: return xf_engine_hidden(e, b, out);
+    case CMD_LOGITS: return xf_engine_logits(e, b, out);
     case CMD_EMBED: {
         xf_encode_options eo = j->enc;
         eo.prompt_lens = prompt_lens;
-        return xf_engine_encode(j->e, b, &eo, out);
+        return xf_engine_encode(e, b, &eo, out);
     }
-    default: return xf_engine_classify(j->e, b, out);
+    default: return xf_engine_classify(e, b, out);
     }
 }
 
@@ -179,44 +189,68 @@ static int skip_line(job *j, long line, const char *msg, const char *id_json) {
     return j->has_labels ? xf_cli_output_skip(&j->labels, msg, id_json) : 0;
 }
 
-/* Runs the chunk and writes its lines in input order. 0, or 1 after an error line. */
-static int flush(job *j) {
-    chunk *c = &j->c;
+/* Runs chunk c on engine e: the forward, and under --on-error skip each sequence alone
+ * after a failure, to find the line(s) at fault. Safe on its own thread (touches only c
+ * and e); a failure to report is left in c->failed and c->msg. */
+static void run_chunk(const job *j, chunk *c, xf_engine *e) {
+    c->failed = 0;
+    c->t_forward = 0;
+    if (c->n_seqs == 0) return;
     const int64_t rows = j->per_token ? c->n_tokens : c->n_seqs;
-    if (c->n_seqs > 0) {
-        int64_t cap = (int64_t)c->out_cap;
-        if (grow((void **)&c->out, sizeof(float), rows * j->cols, &cap)) {
-            progress_clear(&j->pr);
-            return xf_cli_fail("out of memory for a [%lld, %lld] chunk", (long long)rows, (long long)j->cols);
+    int64_t cap = (int64_t)c->out_cap;
+    if (grow((void **)&c->out, sizeof(float), rows * j->cols, &cap)) {
+        c->failed = 1;
+        snprintf(c->msg, sizeof c->msg, "out of memory for a [%lld, %lld] chunk", (long long)rows, (long long)j->cols);
+        return;
+    }
+    c->out_cap = (size_t)cap;
+    xf_batch b = {.tokens = c->tokens, .seq_lens = c->lens, .n_seqs = c->n_seqs};
+    const double t0 = now_s();
+    const xf_status st = run(j, e, &b, c->prompt_lens, c->out);
+    if (st != XF_OK) {
+        const long first = c->items[0].line, last = c->items[c->n_items - 1].line;
+        if (!j->o->on_error_skip) {
+            c->failed = 1;
+            snprintf(c->msg, sizeof c->msg, "%s:%ld-%ld: %s", j->input_name, first, last, xf_last_error());
+            c->t_forward = now_s() - t0;
+            return;
         }
-        c->out_cap = (size_t)cap;
-        xf_batch b = {.tokens = c->tokens, .seq_lens = c->lens, .n_seqs = c->n_seqs};
-        const double t0 = now_s();
-        const xf_status st = run(j, &b, c->prompt_lens, c->out);
-        j->pr.t_forward += now_s() - t0;
-        if (st != XF_OK) {
-            const long first = c->items[0].line, last = c->items[c->n_items - 1].line;
-            if (!j->o->on_error_skip) {
-                progress_clear(&j->pr);
-                return xf_cli_fail("%s:%ld-%ld: %s", j->input_name, first, last, xf_last_error());
-            }
-            /* find the line(s) at fault: each sequence alone */
-            int64_t tok = 0, row = 0;
-            for (int32_t i = 0; i < c->n_items; i++) {
-                chunk_item *it = &c->items[i];
-                if (!it->in_batch) continue;
-                xf_batch one = {.tokens = c->tokens + tok, .seq_lens = c->lens + it->seq, .n_seqs = 1};
-                if (run(j, &one, c->prompt_lens + it->seq, c->out + row * j->cols) != XF_OK) {
-                    char msg[4400];
-                    snprintf(msg, sizeof msg, "%s:%ld: %s", j->input_name, it->line, xf_last_error());
-                    it->error = strdup(msg);
-                    if (!it->error) return xf_cli_fail("out of memory");
+        int64_t tok = 0, row = 0;
+        for (int32_t i = 0; i < c->n_items; i++) {
+            chunk_item *it = &c->items[i];
+            if (!it->in_batch) continue;
+            xf_batch one = {.tokens = c->tokens + tok, .seq_lens = c->lens + it->seq, .n_seqs = 1};
+            if (run(j, e, &one, c->prompt_lens + it->seq, c->out + row * j->cols) != XF_OK) {
+                char msg[4400];
+                snprintf(msg, sizeof msg, "%s:%ld: %s", j->input_name, it->line, xf_last_error());
+                it->error = strdup(msg);
+                if (!it->error) {
+                    c->failed = 1;
+                    snprintf(c->msg, sizeof c->msg, "out of memory");
+                    break;
                 }
-                tok += c->lens[it->seq];
-                row += j->per_token ? c->lens[it->seq] : 1;
             }
+            tok += c->lens[it->seq];
+            row += j->per_token ? c->lens[it->seq] : 1;
         }
     }
+    c->t_forward = now_s() - t0;
+}
+
+typedef struct replica_run {
+    const job *j;
+    chunk *c;
+    xf_engine *e;
+} replica_run;
+
+static void *replica_thread(void *arg) {
+    replica_run *r = arg;
+    run_chunk(r->j, r->c, r->e);
+    return NULL;
+}
+
+/* Writes chunk c's lines in input order. 0, or 1 after an error line. */
+static int write_chunk(job *j, chunk *c) {
     const double t_out = now_s();
     int64_t row = 0;  /* the first output row of the item's sequence */
     for (int32_t i = 0; i < c->n_items; i++) {
@@ -247,6 +281,36 @@ static int flush(job *j) {
     return 0;
 }
 
+/* Runs the filled chunks c[0..cur] — side by side, one thread per engine, with
+ * replicas — then writes them in input order. 0, or 1 after an error line. */
+static int flush(job *j) {
+    const int n = j->cur + 1;
+    pthread_t threads[XF_CLI_MAX_DEVICES];
+    replica_run runs[XF_CLI_MAX_DEVICES];
+    int started[XF_CLI_MAX_DEVICES] = {0};
+    for (int k = 1; k < n; k++) {
+        runs[k] = (replica_run){j, &j->c[k], j->engines[k]};
+        started[k] = pthread_create(&threads[k], NULL, replica_thread, &runs[k]) == 0;
+        if (!started[k]) run_chunk(j, &j->c[k], j->engines[k]);
+    }
+    run_chunk(j, &j->c[0], j->engines[0]);
+    double longest = j->c[0].t_forward;
+    for (int k = 1; k < n; k++) {
+        if (started[k]) pthread_join(threads[k], NULL);
+        if (j->c[k].t_forward > longest) longest = j->c[k].t_forward;
+    }
+    j->pr.t_forward += longest;  /* wall time of the forwards, side by side */
+    j->cur = 0;
+    for (int k = 0; k < n; k++) {
+        if (j->c[k].failed) {
+            progress_clear(&j->pr);
+            return xf_cli_fail("%s", j->c[k].msg);
+        }
+        if (write_chunk(j, &j->c[k])) return 1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the command */
 
 /* embed's prompt: --prompt TEXT, --prompt-name NAME, else the folder's default_prompt_name. */
@@ -264,6 +328,11 @@ static void print_choice(const job *j, const xf_model_info *info, const char *pr
     const cli_opts *o = j->o;
     fprintf(stderr, "xfwd %s: %s; chunks of <= %lld tokens or %d sequences\n", j->cmd, o->chosen,
             (long long)chunk_tokens, chunk_seqs);
+    if (o->n_devices > 0) {
+        fprintf(stderr, "xfwd %s: %d engines (replicas) on devices", j->cmd, j->n_engines);
+        for (int k = 0; k < o->n_devices; k++) fprintf(stderr, "%s%d", k ? "," : " ", o->devices[k]);
+        fputc('\n', stderr);
+    }
     if (j->kind != CMD_EMBED) return;
     const xf_encode_options *eo = &j->enc;
     int pooling = eo->pooling == XF_POOL_DEFAULT ? info->default_pooling : eo->pooling;
@@ -320,10 +389,14 @@ static int stream(job *j, xf_cli_input *in, int64_t chunk_tokens, int chunk_seqs
             progress_clear(&j->pr);
             return xf_cli_fail("%s", err);
         }
-        chunk *c = &j->c;
+        chunk *c = &j->c[j->cur];
         const int full = got == 0 || c->n_items >= chunk_seqs ||
                          (got == 1 && c->n_seqs > 0 && (c->n_tokens + in->n > chunk_tokens || c->n_seqs >= chunk_seqs));
-        if (full && c->n_items > 0 && flush(j)) return 1;
+        if (full && c->n_items > 0) {
+            if (got != 0 && j->cur + 1 < j->n_engines) c = &j->c[++j->cur];  /* the next engine's chunk */
+            else if (flush(j)) return 1;
+            else c = &j->c[0];
+        }
         progress_show(&j->pr, in->size > 0 ? (double)in->bytes_read / (double)in->size : -1, 0);
         if (got == 0) break;
         lines++;
@@ -343,7 +416,7 @@ int xf_cli_forward(int argc, char **argv) {
     int rc = xf_cli_parse(argc, argv,
                           "model input output backend dtype adapter merge-adapter max-tokens threads cache-dir "
                           "pooling normalize no-normalize prompt-name prompt dimensions verbose truncate jsonl "
-                          "max-line-bytes output-format output-dtype on-error error-report quiet chunk-sequences",
+                          "max-line-bytes output-format output-dtype on-error error-report quiet chunk-sequences devices",
                           &o);
     if (rc) return rc;
     job j;
@@ -401,7 +474,17 @@ int xf_cli_forward(int argc, char **argv) {
     if (j.kind == CMD_EMBED && embed_prompt(m, &info, &o, &prompt, &prompt_name)) goto done;
     if (o.adapter && xf_adapter_open(m, o.adapter, &ad) != XF_OK) { xf_cli_fail("%s", xf_last_error()); goto done; }
     const xf_adapter *ads[1] = {ad};
+    if (o.n_devices > 0) o.device = o.devices[0];
     if (xf_cli_engine(m, &o, ads, &j.e)) goto done;
+    j.engines[0] = j.e, j.n_engines = 1;
+    /* replicas: the backend and dtype the first engine settled on, on every other device listed */
+    const xf_backend chosen = xf_engine_backend(j.e);
+    for (int k = 1; k < o.n_devices; k++) {
+        cli_opts ok = o;
+        ok.backend = chosen, ok.dtype_auto = 0, ok.device = o.devices[k];
+        if (xf_cli_engine(m, &ok, ads, &j.engines[k])) goto done;
+        j.n_engines = k + 1;
+    }
     xf_encode_options_init(&j.enc);
     if (o.pooling_set) j.enc.pooling = o.pooling;
     if (o.normalize || o.no_normalize) j.enc.normalize = o.normalize;
@@ -439,8 +522,8 @@ done:
     xf_cli_output_abort(&j.labels);
     xf_outfile_abort(&j.report);
     xf_cli_input_close(&in);
-    chunk_free(&j.c);
-    xf_engine_free(j.e);
+    for (int k = 0; k < XF_CLI_MAX_DEVICES; k++) chunk_free(&j.c[k]);
+    for (int k = 0; k < j.n_engines; k++) xf_engine_free(j.engines[k]);
     xf_adapter_free(ad);
     xf_model_free(m);
     return rc;

@@ -1,5 +1,5 @@
-/* serve.c — `xfwd serve`: options, loading the model, its adapters and one engine,
- * starting the forward thread and the HTTP server, and the orderly exit on
+/* serve.c — `xfwd serve`: options, loading the model, its adapters and its engines
+ * (one, or one per --devices entry), starting the forward threads and the HTTP server, and the orderly exit on
  * SIGTERM/SIGINT (stop accepting, let in-flight requests finish, exit 0). */
 #include <errno.h>
 #include <stddef.h>
@@ -32,6 +32,7 @@ static const char serve_usage[] =
     "  --api-key KEY             require 'Authorization: Bearer KEY' (or set XFWD_API_KEY)\n"
     "  --served-model-name NAME  the model name requests use and replies report (default: folder name)\n"
     "  --threads N               CPU threads of the engine (0: all cores)\n"
+    "  --devices 0,1,...         one engine (replica) per GPU listed; requests go to whichever is free\n"
     "  --cache-dir DIR           pipeline cache of the GPU backends\n"
     "options take '--key value' or '--key=value'\n"
     "endpoints: POST /v1/embeddings, GET /v1/models (OpenAI); POST /embed /rerank /predict /tokenize,\n"
@@ -122,6 +123,9 @@ static int parse_args(int argc, char **argv, sv_config *c) {
         else if (!strcmp(a, "--api-key")) c->api_key = *v ? v : NULL;
         else if (!strcmp(a, "--served-model-name")) c->model_id = v;
         else if (!strcmp(a, "--cache-dir")) c->cache_dir = v;
+        else if (!strcmp(a, "--devices")) {
+            if ((c->n_devices = xf_cli_parse_devices(a, v, c->devices, SV_MAX_DEVICES)) < 0) return 2;
+        }
         else if (!strcmp(a, "--adapter")) {
             const char *sep = strchr(v, '=');
             if (!sep || sep == v || !sep[1]) {
@@ -209,7 +213,18 @@ static int load(sv_server *s) {
     eo.cache_dir = c->cache_dir;
     eo.adapters = (const xf_adapter *const *)s->adapters;
     eo.n_adapters = c->n_adapters;
-    if (xf_engine_create(s->model, &eo, &s->engine) != XF_OK) return xf_cli_fail("%s", xf_last_error());
+    eo.device = c->n_devices > 0 ? c->devices[0] : 0;
+    if (xf_engine_create(s->model, &eo, &s->engines[0]) != XF_OK) return xf_cli_fail("%s", xf_last_error());
+    s->engine = s->engines[0];
+    s->n_engines = 1;
+    /* replicas: the backend the first engine settled on (auto resolved), on every other device */
+    eo.backend = xf_engine_backend(s->engine);
+    for (int k = 1; k < c->n_devices; k++) {
+        eo.device = c->devices[k];
+        if (xf_engine_create(s->model, &eo, &s->engines[k]) != XF_OK)
+            return xf_cli_fail("--devices: device %d: %s", c->devices[k], xf_last_error());
+        s->n_engines = k + 1;
+    }
     sv_model_describe(s);
     return 0;
 }
@@ -235,14 +250,14 @@ int xf_cli_serve(int argc, char **argv) {
     rc = 1;
     if (load(&s) != 0) goto done;
     if (sv_queue_start(&s, &s.queue) != 0) {
-        xf_cli_fail("cannot start the forward thread");
+        xf_cli_fail("cannot start the forward threads");
         goto done;
     }
     int port = 0;
     if (sv_http_start(&s, &http, &port) != 0) goto done;
-    fprintf(stderr, "xfwd serve: listening on http://%s:%d (model %s, %s, backend %s, dtype %s, %d adapters)\n",
+    fprintf(stderr, "xfwd serve: listening on http://%s:%d (model %s, %s, backend %s, dtype %s, %d adapters, %d engine%s)\n",
             s.cfg.host, port, s.cfg.model_id, s.model_type, xf_cli_backend_name(xf_engine_backend(s.engine)),
-            xf_cli_dtype_name(s.cfg.dtype), s.cfg.n_adapters);
+            xf_cli_dtype_name(s.cfg.dtype), s.cfg.n_adapters, s.n_engines, s.n_engines == 1 ? "" : "s");
     fflush(stderr);
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -254,7 +269,7 @@ int xf_cli_serve(int argc, char **argv) {
 done:
     sv_http_stop(http, 0);
     sv_queue_stop(s.queue);
-    xf_engine_free(s.engine);
+    for (int k = 0; k < s.n_engines; k++) xf_engine_free(s.engines[k]);
     for (int i = 0; s.adapters && i < s.cfg.n_adapters; i++) xf_adapter_free(s.adapters[i]);
     free(s.adapters);
     xf_tokenizer_free(s.tok);

@@ -5,7 +5,8 @@
  *
  * Threads: libmicrohttpd runs one thread per connection; those threads parse,
  * tokenize, submit a job and sleep on the job's condition variable. One forward
- * thread owns the engine and packs the queued jobs into forwards. */
+ * thread per engine (one engine per --devices entry: replicas) takes the queued
+ * jobs, packs them into forwards and runs them on its engine. */
 #ifndef XF_SERVE_H
 #define XF_SERVE_H
 
@@ -16,6 +17,8 @@
 #include "xfwd.h"
 
 /* ---------------------------------------------------------------- settings */
+
+#define SV_MAX_DEVICES 16
 
 typedef struct sv_adapter_arg {
     const char *name, *dir;
@@ -41,6 +44,8 @@ typedef struct sv_config {
     int max_connections;
     int timeout_s;               /* idle connection timeout */
     const char *api_key;         /* NULL: no authentication */
+    int devices[SV_MAX_DEVICES]; /* --devices: one engine on each (default: one, on device 0) */
+    int n_devices;
 } sv_config;
 
 /* ---------------------------------------------------------------- metrics */
@@ -115,7 +120,7 @@ typedef struct sv_job {
 typedef struct sv_server sv_server;
 typedef struct sv_queue sv_queue;
 
-/* Starts the forward thread; it owns s->engine from now on. */
+/* Starts one forward thread per engine; each owns its engine from now on. */
 int sv_queue_start(sv_server *s, sv_queue **out);
 /* Lets the thread finish the queued jobs, then joins it. */
 void sv_queue_stop(sv_queue *q);
@@ -132,7 +137,9 @@ struct sv_server {
     xf_model_info info;
     xf_tokenizer *tok;            /* NULL when the folder has no tokenizer.json */
     xf_adapter **adapters;        /* [cfg.n_adapters] */
-    xf_engine *engine;            /* used by the forward thread only */
+    xf_engine *engines[SV_MAX_DEVICES]; /* [n_engines] replicas, each used by its forward thread only */
+    int n_engines;
+    xf_engine *engine;            /* engines[0]: what /info reports */
     sv_queue *queue;
     sv_metrics metrics;
     int embed_width;              /* D of embedding rows before `dimensions` */
@@ -149,9 +156,9 @@ xf_status sv_tokenize(const sv_server *s, const char *const *texts, const char *
 void sv_tokens_free(xf_tokens *t);
 /* One packed forward of embedding rows: out [n_seqs, s->embed_width], the folder's
  * pooling and Dense modules, not normalised, all dimensions. */
-xf_status sv_forward_embed(sv_server *s, const xf_batch *b, const int32_t *prompt_lens, float *out);
+xf_status sv_forward_embed(sv_server *s, xf_engine *e, const xf_batch *b, const int32_t *prompt_lens, float *out);
 /* Query/document scores through the library's reranking recipe. */
-xf_status sv_forward_rerank(sv_server *s, const sv_job *job, float *scores);
+xf_status sv_forward_rerank(sv_server *s, xf_engine *e, const sv_job *job, float *scores);
 /* The named prompt's text; an error message when the folder has none. */
 xf_status sv_prompt(const sv_server *s, const char *name, const char **text);
 /* Fills in embed_width, can_rerank, model_type from the loaded model. */

@@ -28,22 +28,23 @@ xf_status sv_tokenize(const sv_server *s, const char *const *texts, const char *
     return xf_tokenize_texts(s->model, s->tok, texts, pairs, n, &o, out);
 }
 
-xf_status sv_forward_embed(sv_server *s, const xf_batch *b, const int32_t *prompt_lens, float *out) {
+xf_status sv_forward_embed(sv_server *s, xf_engine *e, const xf_batch *b, const int32_t *prompt_lens, float *out) {
+    (void)s;
     xf_encode_options o;
     xf_encode_options_init(&o);
     o.normalize = 0;            /* `normalize` and `dimensions` are per request: applied by the endpoint */
     o.dimensions = 0;
     o.prompt_lens = prompt_lens;
-    return xf_engine_encode(s->engine, b, &o, out);
+    return xf_engine_encode(e, b, &o, out);
 }
 
-xf_status sv_forward_rerank(sv_server *s, const sv_job *job, float *scores) {
+xf_status sv_forward_rerank(sv_server *s, xf_engine *e, const sv_job *job, float *scores) {
     xf_rerank_options o;
     xf_rerank_options_init(&o);
     o.raw_scores = job->raw_scores;
     o.truncate = job->truncate;
     o.instruction = job->instruction;
-    return xf_engine_rerank(s->engine, s->tok, job->query, job->docs, job->n_docs, &o, scores);
+    return xf_engine_rerank(e, s->tok, job->query, job->docs, job->n_docs, &o, scores);
 }
 
 xf_status sv_prompt(const sv_server *s, const char *name, const char **text) {

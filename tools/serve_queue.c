@@ -1,12 +1,15 @@
-/* serve_queue.c — the batching queue of `xfwd serve`: one queue, one forward thread,
- * one engine. HTTP threads queue jobs and sleep on the job's condition variable;
+/* serve_queue.c — the batching queue of `xfwd serve`: one queue, and one forward
+ * thread per engine (replicas: --devices). HTTP threads queue jobs and sleep on the job's condition variable;
  * the forward thread packs the sequences of queued jobs (oldest first) into one
  * forward of at most max_batch_tokens tokens, no padding, waiting up to max_wait_ms
  * after the oldest job arrived for more to come. A job larger than one forward is
  * spread over several; each forward's rows are copied back to their jobs, and a job
  * whose last rows came back is woken. Jobs of different adapters share forwards
  * (xf_batch.adapter_ids). Embedding and classification jobs go in separate forwards
- * (different outputs); a rerank job is one library call on its own. */
+ * (different outputs); a rerank job is one library call on its own. With several
+ * engines, whichever forward thread is free packs the next forward: a forward's
+ * sequences are taken from the queue under its lock, so no sequence runs twice, and
+ * each thread writes back only the rows of its own forward. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +17,22 @@
 
 #include "serve.h"
 
+typedef struct sv_worker {
+    struct sv_queue *q;
+    xf_engine *e;
+    pthread_t thread;
+    int started;
+} sv_worker;
+
 struct sv_queue {
     sv_server *s;
+    sv_worker workers[SV_MAX_DEVICES];
+    int n_workers;
     pthread_mutex_t lock;
     pthread_cond_t work;          /* a job arrived, or stop */
     sv_job *head, *tail;          /* jobs with sequences not yet dispatched, oldest first */
     int stopping;
     int answered;                 /* jobs the last forward finished */
-    pthread_t thread;
 };
 
 static double now_s(void) {
@@ -56,10 +67,10 @@ static void finish(sv_job *j, xf_status st, const char *msg) {
 }
 
 /* Runs one rerank job outside the lock. */
-static void run_rerank(sv_queue *q, sv_job *j) {
+static void run_rerank(sv_queue *q, xf_engine *e, sv_job *j) {
     pthread_mutex_unlock(&q->lock);
     double t0 = now_s();
-    xf_status st = sv_forward_rerank(q->s, j, j->out);
+    xf_status st = sv_forward_rerank(q->s, e, j, j->out);
     char msg[256];
     snprintf(msg, sizeof msg, "%s", st == XF_OK ? "" : xf_last_error());
     sv_metrics_forward(&q->s->metrics, 0, j->n_docs, now_s() - t0);
@@ -69,8 +80,8 @@ static void run_rerank(sv_queue *q, sv_job *j) {
     pthread_cond_signal(&j->done);
 }
 
-/* Packs, runs and scatters one forward of the head job's task. Called locked. */
-static void run_packed(sv_queue *q) {
+/* Packs, runs (on engine e) and scatters one forward of the head job's task. Called locked. */
+static void run_packed(sv_queue *q, xf_engine *e) {
     sv_server *s = q->s;
     sv_task task = q->head->task;
     int64_t budget = s->cfg.max_batch_tokens, total = 0;
@@ -134,7 +145,7 @@ static void run_packed(sv_queue *q) {
         }
         xf_batch b = {.tokens = tokens, .seq_lens = lens, .n_seqs = n_seqs,
                       .adapter_ids = s->cfg.n_adapters > 0 ? ads : NULL};
-        st = task == SV_TASK_EMBED ? sv_forward_embed(s, &b, prompt, out) : xf_engine_classify(s->engine, &b, out);
+        st = task == SV_TASK_EMBED ? sv_forward_embed(s, e, &b, prompt, out) : xf_engine_classify(e, &b, out);
         if (st != XF_OK) snprintf(msg, sizeof msg, "%s", xf_last_error());
         dt = now_s() - t0;
         sv_metrics_forward(&s->metrics, total, n_seqs, dt);
@@ -169,7 +180,8 @@ static void run_packed(sv_queue *q) {
 }
 
 static void *forward_thread(void *arg) {
-    sv_queue *q = arg;
+    sv_worker *w = arg;
+    sv_queue *q = w->q;
     double engine_free = 0;   /* when the last forward ended */
     pthread_mutex_lock(&q->lock);
     for (;;) {
@@ -178,7 +190,7 @@ static void *forward_thread(void *arg) {
         sv_job *oldest = q->head;
         if (oldest->task == SV_TASK_RERANK) {
             unlink_head(q);
-            run_rerank(q, oldest);
+            run_rerank(q, w->e, oldest);
             continue;
         }
         /* Wait for more work, at most max_wait_ms after the oldest job arrived or the engine
@@ -205,7 +217,7 @@ static void *forward_thread(void *arg) {
             continue;
         }
         q->answered = 0;
-        run_packed(q);
+        run_packed(q, w->e);
         engine_free = now_s();
     }
     pthread_mutex_unlock(&q->lock);
@@ -218,13 +230,13 @@ int sv_queue_start(sv_server *s, sv_queue **out) {
     q->s = s;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->work, NULL);
-    if (pthread_create(&q->thread, NULL, forward_thread, q) != 0) {
-        pthread_cond_destroy(&q->work);
-        pthread_mutex_destroy(&q->lock);
-        free(q);
-        return -1;
-    }
     *out = q;
+    for (int i = 0; i < s->n_engines; i++) {
+        sv_worker *w = &q->workers[q->n_workers++];
+        *w = (sv_worker){.q = q, .e = s->engines[i]};
+        if (pthread_create(&w->thread, NULL, forward_thread, w) != 0) return -1;  /* sv_queue_stop cleans up */
+        w->started = 1;
+    }
     return 0;
 }
 
@@ -232,9 +244,10 @@ void sv_queue_stop(sv_queue *q) {
     if (!q) return;
     pthread_mutex_lock(&q->lock);
     q->stopping = 1;
-    pthread_cond_signal(&q->work);
+    pthread_cond_broadcast(&q->work);
     pthread_mutex_unlock(&q->lock);
-    pthread_join(q->thread, NULL);
+    for (int i = 0; i < q->n_workers; i++)
+        if (q->workers[i].started) pthread_join(q->workers[i].thread, NULL);
     pthread_cond_destroy(&q->work);
     pthread_mutex_destroy(&q->lock);
     free(q);
@@ -286,7 +299,7 @@ xf_status sv_queue_run(sv_queue *q, sv_job *j, int (*alive)(void *), void *alive
         if (q->tail) q->tail->next = j;
         else q->head = j;
         q->tail = j;
-        pthread_cond_signal(&q->work);
+        pthread_cond_broadcast(&q->work);  /* any idle forward thread may take it */
         while (!j->finished) {
             if (!alive) {
                 pthread_cond_wait(&j->done, &q->lock);

@@ -222,6 +222,11 @@ int sv_ep_info(sv_call *c, sv_reply *r) {
         "adapters", adapters, "embedding_dimensions", s->embed_width, "normalize", i->default_normalize,
         "max_wait_ms", s->cfg.max_wait_ms, "task", s->model_type,
         "has_tokenizer", s->tok != NULL, "vocab_size", i->vocab_size);
+    json_t *devices = json_array();
+    for (int k = 0; k < s->n_engines; k++)
+        json_array_append_new(devices, json_integer(s->cfg.n_devices > 0 ? s->cfg.devices[k] : 0));
+    if (o) json_object_set_new(o, "devices", devices);
+    else json_decref(devices);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text) return sv_reply_error(r, &s->metrics, SV_API_TEI, 500, SV_ERR_OTHER, "out of memory");
