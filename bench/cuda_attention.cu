@@ -1,0 +1,225 @@
+// cuda_attention.cu — every attention kernel shape measured for the CUDA backend,
+// standalone (in the manner of llm.c's dev/cuda): each variant beside the CPU
+// reference, checked against it and timed alone. The library (src/cuda/attention.cu)
+// keeps only what its kernel table picks (src/cuda/cuda_kernels.c); the others live
+// here, with their measurements in bench/cuda-notes.md ("variant N" there):
+//   mma  2×16 rows/warp, 64 keys   variant 0   library: off compute capability 9.0
+//   mma  1×16 rows/warp, 64 keys   variant 1   here only
+//   mma  2×16 rows/warp, 32 keys   variant 2   here only
+//   fa2  Q in registers, 2 stages  variant 3   library: cc 9.0, head_dim 64
+//   fa2  Q in smem, 1 stage        variant 4   here only
+//   fa2  Q in registers, 1 stage   variant 5   here only
+//   wgmma 1 / 2 / 4 heads/block    6 / 7 / 8   library: cc 9.0, head_dim 128 (by GQA group)
+// Build: the xfwd_cuda_attention_bench target (beside xfwd_cuda_bench). Run on the GPU:
+//   xfwd_cuda_attention_bench [--dtype bf16|f16] [--D 64|128] [--seqs 4] [--len 512]
+//                             [--heads 32] [--kv 8] [--iters 20] [--full] [--window W]
+// prints one line per variant: relative (Frobenius) error vs the CPU on the first
+// sequence, ms per launch, TFLOP/s.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/attention.cuh"
+#include "cuda/attention_mma.cuh"
+#include "cuda/attention_wgmma.cuh"
+extern "C" {
+#include "cpu/ref_ops.h"
+}
+
+#define CK(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+typedef struct args {
+    const void *q, *k, *v;
+    void *out;
+    int ld_q, ld_kv, ld_o;
+    const xfc_tile *tiles;
+    int n_tiles, nh, nkv;
+    float scale_log2;
+    int full, window;
+} args;
+
+typedef void (*launch_fn)(const args *a);
+
+template <typename T, int D, int MT, int BN> static void run_mma(const args *a) {
+    const size_t smem = (size_t)(MMA_WARPS * 16 * MT + 4 * BN) * D * 2;
+    CK(cudaFuncSetAttribute(attn_mma_kernel<T, D, MT, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    attn_mma_kernel<T, D, MT, BN><<<a->n_tiles * a->nh, MMA_WARPS * 32, smem>>>(
+        (const T *)a->q, a->ld_q, (const T *)a->k, a->ld_kv, (const T *)a->v, a->ld_kv, (T *)a->out, a->ld_o, a->tiles,
+        a->nh, a->nh / a->nkv, a->scale_log2, a->full, a->window);
+}
+
+template <typename T, int D, bool QREG, int STAGES> static void run_fa2(const args *a) {
+    const size_t smem = STAGES == 2 ? (size_t)4 * 64 * D * 2 : (size_t)(2 * 64 + (QREG ? 0 : MMA_WARPS * 16)) * D * 2;
+    CK(cudaFuncSetAttribute(attn_fa2_kernel<T, D, 64, QREG, STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            (int)smem));
+    attn_fa2_kernel<T, D, 64, QREG, STAGES><<<a->n_tiles * a->nh, MMA_WARPS * 32, smem>>>(
+        (const T *)a->q, a->ld_q, (const T *)a->k, a->ld_kv, (const T *)a->v, a->ld_kv, (T *)a->out, a->ld_o, a->tiles,
+        a->nh, a->nh / a->nkv, a->scale_log2, a->full, a->window);
+}
+
+template <typename T, int NWG> static void run_wgg(const args *a) {  // head_dim 128, sm_90a
+    CK(cudaFuncSetAttribute(attn_wgg_kernel<T, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            (int)wgg_smem_bytes(NWG)));
+    attn_wgg_kernel<T, NWG><<<a->n_tiles * (a->nh / NWG), NWG * 128, wgg_smem_bytes(NWG)>>>(
+        (const T *)a->q, a->ld_q, (const T *)a->k, a->ld_kv, (const T *)a->v, a->ld_kv, (T *)a->out, a->ld_o, a->tiles,
+        a->nh, a->nh / a->nkv, a->scale_log2, a->full, a->window);
+}
+
+typedef struct variant {
+    const char *name;
+    int bm;         // queries per tile
+    int heads;      // query heads per block (wgmma), 0: any GQA group; > 0 needs head_dim 128 and cc 9.0
+    launch_fn fn;
+} variant;
+
+template <typename T, int D> static int variants(variant *v) {
+    int n = 0;
+    v[n++] = {"0 mma 2x16 rows, 64 keys [library, off cc 9.0]", 128, 0, run_mma<T, D, 2, 64>};
+    v[n++] = {"1 mma 1x16 rows, 64 keys", 64, 0, run_mma<T, D, 1, 64>};
+    v[n++] = {"2 mma 2x16 rows, 32 keys", 128, 0, run_mma<T, D, 2, 32>};
+    v[n++] = {"3 fa2 Q regs, 2 stages [library, cc 9.0 D 64]", 64, 0, run_fa2<T, D, true, 2>};
+    v[n++] = {"4 fa2 Q smem, 1 stage", 64, 0, run_fa2<T, D, false, 1>};
+    v[n++] = {"5 fa2 Q regs, 1 stage", 64, 0, run_fa2<T, D, true, 1>};
+    if (D == 128) {
+        v[n++] = {"6 wgmma 1 head/block [library, odd groups]", 64, 1, run_wgg<T, 1>};
+        v[n++] = {"7 wgmma 2 heads/block [library, groups of 2]", 64, 2, run_wgg<T, 2>};
+        v[n++] = {"8 wgmma 4 heads/block [library, default]", 64, 4, run_wgg<T, 4>};
+    }
+    return n;
+}
+
+static float frand(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
+}
+
+template <typename T> static T to_t(float x);
+template <> __nv_bfloat16 to_t<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+template <> __half to_t<__half>(float x) { return __float2half(x); }
+static float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+static float to_f(__half x) { return __half2float(x); }
+
+template <typename T, int D> static int bench(int B, int L, int nh, int nkv, int iters, xf_attn_mask mask) {
+    const int T_ = B * L, nq = T_ * nh * D, nkvs = T_ * nkv * D;
+    int dev = 0, major = 0, minor = 0;
+    CK(cudaGetDevice(&dev));
+    CK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    CK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    // inputs rounded to T, so that the reference sees what the kernels see
+    float *q = (float *)malloc(sizeof(float) * nq), *k = (float *)malloc(sizeof(float) * nkvs);
+    float *v = (float *)malloc(sizeof(float) * nkvs), *ref = (float *)malloc(sizeof(float) * L * nh * D);
+    float *got = (float *)malloc(sizeof(float) * nq);
+    T *hq = (T *)malloc(sizeof(T) * nq), *hk = (T *)malloc(sizeof(T) * nkvs), *hv = (T *)malloc(sizeof(T) * nkvs);
+    T *hout = (T *)malloc(sizeof(T) * nq);
+    uint64_t seed = 42;
+    for (int i = 0; i < nq; i++) hq[i] = to_t<T>(frand(&seed)), q[i] = to_f(hq[i]);
+    for (int i = 0; i < nkvs; i++) hk[i] = to_t<T>(frand(&seed)), k[i] = to_f(hk[i]);
+    for (int i = 0; i < nkvs; i++) hv[i] = to_t<T>(frand(&seed)), v[i] = to_f(hv[i]);
+    int32_t *ss = (int32_t *)malloc(sizeof(int32_t) * (B + 1));
+    for (int b = 0; b <= B; b++) ss[b] = b * L;
+    // the reference for the first sequence only (the CPU's plain loops are slow; every
+    // sequence runs the same code on other data)
+    const int n_chk = L * nh * D;
+    xf_ref_attention(q, (int64_t)nh * D, k, (int64_t)nkv * D, v, (int64_t)nkv * D, ref, ss, 1, nh, nkv, D, mask);
+    double flops = 0;  // 2 matmuls of 2·D FLOPs per (query, key seen, head)
+    for (int i = 0; i < L; i++) {
+        int lo, hi;
+        xf_mask_keys(mask, i, L, &lo, &hi);
+        flops += 4.0 * D * (hi - lo + 1) * nh * B;
+    }
+    void *dq, *dk, *dv, *dout, *dtiles;
+    CK(cudaMalloc(&dq, sizeof(T) * nq));
+    CK(cudaMalloc(&dk, sizeof(T) * nkvs));
+    CK(cudaMalloc(&dv, sizeof(T) * nkvs));
+    CK(cudaMalloc(&dout, sizeof(T) * nq));
+    CK(cudaMalloc(&dtiles, sizeof(xfc_tile) * (T_ / 64 + B + 1)));
+    CK(cudaMemcpy(dq, hq, sizeof(T) * nq, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dk, hk, sizeof(T) * nkvs, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dv, hv, sizeof(T) * nkvs, cudaMemcpyHostToDevice));
+    xfc_tile *tiles = (xfc_tile *)malloc(sizeof(xfc_tile) * (T_ / 64 + B + 1));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    variant vs[9];
+    const int n = variants<T, D>(vs);
+    int failed = 0;
+    printf("D=%d, %d x %d tokens, %d/%d heads, %s%s, cc %d.%d\n", D, B, L, nh, nkv, mask.kind == XF_MASK_FULL ? "full" : "causal", mask.window > 0 ? " window" : "", major, minor);
+    for (int i = 0; i < n; i++) {
+        const variant *vr = &vs[i];
+        if (vr->heads > 0 && (major != 9 || minor != 0 || (nh / nkv) % vr->heads)) {
+            printf("  %-52s skipped (needs cc 9.0 and GQA groups of a multiple of %d)\n", vr->name, vr->heads);
+            continue;
+        }
+        int nt = 0;  // tiles, the longest-running first (tile index k of every sequence, high k first)
+        for (int kk = (L + vr->bm - 1) / vr->bm - 1; kk >= 0; kk--)
+            for (int b = 0; b < B; b++) tiles[nt++] = (xfc_tile){ss[b] + kk * vr->bm, ss[b], ss[b + 1], 0};
+        CK(cudaMemcpy(dtiles, tiles, sizeof(xfc_tile) * nt, cudaMemcpyHostToDevice));
+        const args a = {dq, dk, dv, dout, nh * D, nkv * D, nh * D, (const xfc_tile *)dtiles, nt, nh, nkv,
+                        (float)(1.4426950408889634 / sqrt((double)D)), mask.kind == XF_MASK_FULL, mask.window};
+        CK(cudaMemset(dout, 0, sizeof(T) * nq));
+        vr->fn(&a);
+        CK(cudaGetLastError());
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(hout, dout, sizeof(T) * nq, cudaMemcpyDeviceToHost));
+        double num = 0, den = 0;
+        for (int j = 0; j < n_chk; j++) {
+            got[j] = to_f(hout[j]);
+            num += (got[j] - ref[j]) * (double)(got[j] - ref[j]), den += (double)ref[j] * ref[j];
+        }
+        const double err = sqrt(num / (den > 0 ? den : 1));
+        CK(cudaEventRecord(e0));
+        for (int it = 0; it < iters; it++) vr->fn(&a);
+        CK(cudaEventRecord(e1));
+        CK(cudaEventSynchronize(e1));
+        float ms = 0;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        ms /= iters;
+        const int ok = err < 3e-2 && err == err;
+        failed += !ok;
+        printf("  %-52s rel.err %.2e %s  %8.3f ms  %6.1f TFLOP/s\n", vr->name, err, ok ? "ok  " : "FAIL", ms,
+               flops / (ms * 1e-3) / 1e12);
+    }
+    cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dout), cudaFree(dtiles);
+    free(q), free(k), free(v), free(ref), free(got), free(hq), free(hk), free(hv), free(hout), free(ss), free(tiles);
+    return failed;
+}
+
+int main(int argc, char **argv) {
+    int D = 128, B = 4, L = 512, nh = 32, nkv = 8, iters = 20, f16 = 0;
+    xf_attn_mask mask = {XF_MASK_CAUSAL, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : "0";
+        if (!strcmp(o, "--full")) mask.kind = XF_MASK_FULL;
+        else if (!strcmp(o, "--dtype")) f16 = !strcmp(val, "f16"), i++;
+        else if (!strcmp(o, "--D")) D = atoi(val), i++;
+        else if (!strcmp(o, "--seqs")) B = atoi(val), i++;
+        else if (!strcmp(o, "--len")) L = atoi(val), i++;
+        else if (!strcmp(o, "--heads")) nh = atoi(val), i++;
+        else if (!strcmp(o, "--kv")) nkv = atoi(val), i++;
+        else if (!strcmp(o, "--iters")) iters = atoi(val), i++;
+        else if (!strcmp(o, "--window")) mask.window = atoi(val), i++;
+        else return fprintf(stderr, "usage: %s [--dtype bf16|f16] [--D 64|128] [--seqs B] [--len L] [--heads NH] "
+                                    "[--kv NKV] [--iters N] [--full] [--window W]\n", argv[0]), 2;
+    }
+    if ((D != 64 && D != 128) || B < 1 || L < 1 || nkv < 1 || nh % nkv || iters < 1 ||
+        (mask.kind == XF_MASK_FULL && mask.window > 0))
+        return fprintf(stderr, "bad arguments (D 64 or 128; heads a multiple of kv; full without a window)\n"), 2;
+    int n_dev = 0;
+    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0)
+        return printf("skipped: no CUDA device\n"), 77;
+    printf("%s, ", f16 ? "f16" : "bf16");
+    int failed;
+    if (f16) failed = D == 64 ? bench<__half, 64>(B, L, nh, nkv, iters, mask) : bench<__half, 128>(B, L, nh, nkv, iters, mask);
+    else failed = D == 64 ? bench<__nv_bfloat16, 64>(B, L, nh, nkv, iters, mask)
+                          : bench<__nv_bfloat16, 128>(B, L, nh, nkv, iters, mask);
+    printf("%s\n", failed ? "FAIL" : "PASS");
+    return failed ? 1 : 0;
+}
