@@ -60,7 +60,7 @@ if [ "${VK_TESTS:-1}" = quick ]; then
     run_test "golden_${mode}_khr" env XFWD_VK_COOPMAT=khr "$build/tests/test_golden" --backend vulkan \
       --dtype "$mode" --case "$golden/qwen3-hd128-bf16"
   done
-  run_test golden_f16_att_smem env XFWD_VK_ATT_CM2=smem "$build/tests/test_golden" --backend vulkan \
+  run_test golden_f16_att_smem env XFWD_VK_ATT=cm2-smem "$build/tests/test_golden" --backend vulkan \
     --dtype f16 --case "$golden/qwen3-hd128-bf16"
   echo "tests (quick): $pass passed, $fail failed, $skip skipped" | tee -a "$table"
 fi
@@ -74,22 +74,21 @@ if [ "${VK_TESTS:-1}" = 1 ]; then
   done
   run_test golden_f32_lora_merged "$build/tests/test_golden" --backend vulkan --dtype f32 --merge \
     --case "$golden/qwen3-tiny-lora-qv"
-  run_test ops_f16_plain env XFWD_VK_NO_COOPMAT=1 "$build/tests/test_ops" --backend vulkan --dtype f16
+  run_test ops_f16_plain env XFWD_VK_COOPMAT=none "$build/tests/test_ops" --backend vulkan --dtype f16
   # the other matrix-unit kernels this device offers, each on the op tests and one golden case:
   # NV subgroup (fp32 activations), NV2 workgroup-scope multiplies, NV2 gate|up+SwiGLU,
   # gate|up and SwiGLU as two passes,
-  # the KHR attention (two tiles), the NV2 one's shared-memory variant, the scalar attention,
-  # the KHR kernel with global loads one
-  # slice ahead (db; the default is two, pf2), on row-major weights
-  # (WBLOCK=0) or activations (XBLOCK=0), with the plain workgroup order (GROUP=0), with
-  # fp32 q, k, v for the attention (QKV16=0) or its output row-major with the fp32 copy (OBLOCK=0)
+  # the KHR attention, the NV2 one's shared-memory variant, the scalar attention,
+  # the KHR kernel with global loads one slice ahead (MM=db; the default is two, pf2), the
+  # blocked-layout chain stopped early (LAYOUT=rows: row-major weights; wblock: activations
+  # row-major; xblock: attention output row-major with the fp32 copy; oblock: fp32 q, k, v),
+  # with the plain workgroup order (the H100's KHR tile with GM = 0)
   hd=$golden/qwen3-hd128-bf16
   for v in XFWD_VK_COOPMAT=nv XFWD_VK_MM=cm2 XFWD_VK_GLU=cm2 XFWD_VK_GLU=0 XFWD_VK_ATT=khr \
-           XFWD_VK_ATT=khr+XFWD_VK_ATT_KHR_TILE=2,64,0 XFWD_VK_ATT_CM2=smem XFWD_VK_ATT=scalar \
-           XFWD_VK_CM_KERNEL=db XFWD_VK_WBLOCK=0 XFWD_VK_XBLOCK=0 XFWD_VK_CM_GROUP=0 XFWD_VK_QKV16=0 \
-           XFWD_VK_OBLOCK=0; do
+           XFWD_VK_ATT=cm2-smem XFWD_VK_ATT=scalar XFWD_VK_MM=db XFWD_VK_LAYOUT=rows XFWD_VK_LAYOUT=wblock \
+           XFWD_VK_CM_TILE=128,128,16,64,64,0 XFWD_VK_LAYOUT=oblock XFWD_VK_LAYOUT=xblock; do
     for mode in f16 bf16; do
-      case "$v" in XFWD_VK_COOPMAT=nv|XFWD_VK_CM_KERNEL=db|*smem|*TILE*) [ "$mode" = bf16 ] && continue ;; esac
+      case "$v" in XFWD_VK_COOPMAT=nv|XFWD_VK_MM=db|*smem) [ "$mode" = bf16 ] && continue ;; esac
       IFS=+ read -r -a envs <<<"$v"  # NAME=VALUE[+NAME=VALUE]
       run_test "ops_${mode}_$v" env "${envs[@]}" "$build/tests/test_ops" --backend vulkan --dtype "$mode"
       run_test "golden_${mode}_$v" env "${envs[@]}" "$build/tests/test_golden" --backend vulkan --dtype "$mode" \

@@ -33,7 +33,7 @@ static xf_status make_layer_sets(vkx_engine *e, int l) {
     XF_TRY(vkx_set(c, an, 4, &S->attn_norm));
     vkx_buffer *mn[4] = {&e->x, &L->mlp_norm, &e->xn, xn16};
     XF_TRY(vkx_set(c, mn, 4, &S->mlp_norm));
-    vkx_buffer *qa = e->qkv16_on ? &e->qkv16 : &e->qkv; /* q|k|v */
+    vkx_buffer *qa = e->t.qkv16 ? &e->qkv16 : &e->qkv; /* q|k|v */
     vkx_buffer *qr[5] = {qa, opt(&L->q_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
     XF_TRY(vkx_set(c, qr, 5, &S->qrope));
     vkx_buffer *kr[5] = {qa, opt(&L->k_norm), &e->w.rope_cos, &e->w.rope_sin, &e->pos};
@@ -48,7 +48,7 @@ static xf_status make_layer_sets(vkx_engine *e, int l) {
     XF_TRY(sets_for_weight(c, &L->o, a16 ? &e->att16 : &e->att, NULL, &e->x, &S->o));
     XF_TRY(sets_for_weight(c, &L->gu, a16 ? &e->xn16 : &e->xn, NULL, opt(&e->gu), &S->gu));
     XF_TRY(sets_for_weight(c, &L->down, a16 ? &e->act16 : &e->act, NULL, &e->x, &S->down));
-    if (e->glu) {
+    if (e->t.glu) {
         vkx_buffer *g[4] = {&e->xn16, &L->gu.pieces[0], NULL, &e->act16};
         XF_TRY(vkx_set(c, g, 4, &S->glu));
     }
@@ -144,18 +144,18 @@ static xf_status make_scratch(vkx_engine *e, uint32_t tokens) {
     XF_TRY(vkx_rope_upload(c, e->cfg.model, tokens, &e->w));  /* positions < tcap */
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->x));
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->xn));
-    if (!e->qkv16_on) XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 4, 0, &e->qkv));
+    if (!e->t.qkv16) XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 4, 0, &e->qkv));
     XF_TRY(vkx_buffer_create(c, T * e->NH * e->D * 4, 0, &e->att));
-    if (!e->glu) { /* the fused gate|up multiply writes act16 alone */
+    if (!e->t.glu) { /* the fused gate|up multiply writes act16 alone */
         XF_TRY(vkx_buffer_create(c, T * 2 * e->I * 4, 0, &e->gu));
         XF_TRY(vkx_buffer_create(c, T * e->I * 4, 0, &e->act));
     }
     if (e->k.a16) {
         VkDeviceSize bm = e->k.cm_bm ? e->k.cm_bm : 1, T16 = (T + bm - 1) / bm * bm; /* whole row groups (blocked) */
-        XF_TRY(vkx_buffer_create(c, (e->xblk ? T16 : T) * e->H * 2, 0, &e->xn16));
-        XF_TRY(vkx_buffer_create(c, (e->oblk ? T16 : T) * e->NH * e->D * 2, 0, &e->att16));
-        if (e->qkv16_on) XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 2, 0, &e->qkv16));
-        XF_TRY(vkx_buffer_create(c, (e->ablk ? T16 : T) * e->I * 2, 0, &e->act16));
+        XF_TRY(vkx_buffer_create(c, (e->t.xblk ? T16 : T) * e->H * 2, 0, &e->xn16));
+        XF_TRY(vkx_buffer_create(c, (e->t.oblk ? T16 : T) * e->NH * e->D * 2, 0, &e->att16));
+        if (e->t.qkv16) XF_TRY(vkx_buffer_create(c, T * e->qkv_ld * 2, 0, &e->qkv16));
+        XF_TRY(vkx_buffer_create(c, (e->t.ablk ? T16 : T) * e->I * 2, 0, &e->act16));
     }
     if (e->w.r_max) XF_TRY(vkx_buffer_create(c, T * (VkDeviceSize)e->w.r_max * 4, 0, &e->u));
     XF_TRY(vkx_buffer_create(c, T * e->H * 4, 0, &e->pooled));
@@ -251,40 +251,17 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     XF_TRY(vkx_kernels_init(e->c, cfg->dtype, (int)e->D, (int)(e->NH / e->NKV), &e->k));
     XF_CHECK(!e->k.a16 || (e->H % 2 == 0 && e->I % 2 == 0), XF_ERR_UNSUPPORTED,
              "vulkan: 16-bit activations need an even hidden (%u) and intermediate (%u) size", e->H, e->I);
-    /* Gate|up multiply fused with SwiGLU: needs the fused kernel, the gate|up weight in
-     * one piece, intermediate rows in whole interleaving blocks (KHR kernel), and no
-     * unmerged LoRA (whose gate/up/down terms use the fp32 gu and act). */
-    uint64_t gu_bytes = 2ull * e->I * e->H * vkx_wt_size(e->k.wt);
-    int unmerged = cfg->n_adapters > 0 && !cfg->merge; /* LoRA terms added at run time, in fp32 */
-    e->glu = e->k.glu_vec && !unmerged && gu_bytes <= e->c->max_piece &&
-             (e->k.glu_block == 0 || e->I % e->k.glu_block == 0);
-    /* blocked weights where the matrix-unit kernel that reads them has the blocked variant */
-    vkx_layout lay = {.glu_block = e->glu ? e->k.glu_block : 0,
-                      .blk_rows = e->k.cmb_vec ? e->k.cm_bn : 0,
-                      .gu_blk_rows = (e->glu ? e->k.glub_vec != NULL : e->k.cmb_vec != NULL) ? e->k.cm_bn : 0,
-                      .blk_k = e->k.blk_k};
-    XF_TRY(vkx_model_upload(e->c, cfg, e->k.wt, &lay, &e->w));
-    for (int l = 0; e->glu && l < e->w.n_layers; l++)
-        XF_CHECK(e->w.layers[l].gu.n == 1, XF_ERR_INTERNAL, "vulkan: gate|up weight split unexpectedly");
-    /* x blocked too where every layer's q|k|v and gate|up weights are (same K = H) */
-    e->xblk = e->k.cmbx && e->k.rmsnorm16b && (!e->glu || e->k.glubx) && e->w.n_layers > 0;
-    for (int l = 0; e->xblk && l < e->w.n_layers; l++)
-        e->xblk = e->w.layers[l].qkv.blk_rows && e->w.layers[l].gu.blk_rows;
-    /* and act16, written by the fused gate|up, where every down weight is blocked (K = I) */
-    e->ablk = e->xblk && e->glu && e->k.glubxy && e->I % e->k.blk_k == 0;
-    for (int l = 0; e->ablk && l < e->w.n_layers; l++) e->ablk = e->w.layers[l].down.blk_rows != 0;
-    /* and att16, where every o weight is blocked (K = NH·D) and no unmerged LoRA reads the
-     * fp32 attention output (the blocked kernel writes none) */
-    /* (XFWD_VK_OBLOCK=0: row-major att16 and the fp32 copy) */
-    e->oblk = e->xblk && e->k.attention16b && (e->NH * e->D) % e->k.blk_k == 0 && !unmerged &&
-              !vkx_env_off("XFWD_VK_OBLOCK");
-    for (int l = 0; e->oblk && l < e->w.n_layers; l++) e->oblk = e->w.layers[l].o.blk_rows != 0;
-    /* q|k|v in 16 bits from their multiply to the attention, where every kernel on the way has
-     * that variant (no unmerged LoRA, which adds fp32 terms to them: oblk) */
-    /* (XFWD_VK_QKV16=0: fp32 q, k, v) */
-    e->qkv16_on = e->oblk && e->k.attention16bi && e->k.qkrope16 && e->k.cmbx16 && e->D % 4 == 0 &&
-                  e->qkv_ld % 8 == 0 && !vkx_env_off("XFWD_VK_QKV16");
-    e->xn16_only = e->xblk && !unmerged;
+    /* the kernel table: which variant runs each op, and the layouts (weights included) */
+    vkx_table_fill(e);
+    XF_TRY(vkx_model_upload(e->c, cfg, e->k.wt, &e->t.lay, &e->w));
+    /* the table foresaw how each layer's matrices would be stored (vkx_blocked_fits) */
+    for (int l = 0; l < e->w.n_layers; l++) {
+        const vkx_layer *L = &e->w.layers[l];
+        XF_CHECK(!e->t.glu || L->gu.n == 1, XF_ERR_INTERNAL, "vulkan: gate|up weight split unexpectedly");
+        XF_CHECK((!e->t.xblk || (L->qkv.blk_rows && L->gu.blk_rows)) && (!e->t.ablk || L->down.blk_rows) &&
+                     (!e->t.oblk || L->o.blk_rows),
+                 XF_ERR_INTERNAL, "vulkan: layer %d's weights not stored as the kernel table says", l);
+    }
     uint32_t dev_cap = device_token_cap(e);
     uint32_t want = cfg->max_tokens > 0 ? (uint32_t)cfg->max_tokens : 8192;
     XF_CHECK(dev_cap >= 1, XF_ERR_UNSUPPORTED, "vulkan: %s's buffers cannot hold one token of this model",
@@ -333,6 +310,10 @@ cleanup:
     return st;
 }
 
+static void vk_kernel(void *state, const xf_op *op, xf_kernel_choice *out) {
+    vkx_table_describe(state, op, out);
+}
+
 static size_t vk_peak_memory(void *state) {
     vkx_engine *e = state;
     return e && e->c ? e->c->bytes_peak : 0;
@@ -347,4 +328,5 @@ const xf_backend_ops xf_backend_vulkan = {
     .peak_memory = vk_peak_memory,
     .destroy = vk_destroy,
     .ops = &vkx_op_table,
+    .kernel = vk_kernel,
 };

@@ -45,21 +45,6 @@ xf_status vkx_status(VkResult r) {
     return XF_ERR_DEVICE;
 }
 
-static int env_int(const char *name, long long *v) {
-    const char *s = getenv(name);
-    if (!s || !*s) return 0;
-    char *end = NULL;
-    long long x = strtoll(s, &end, 0);
-    if (end == s || *end) return 0;
-    *v = x;
-    return 1;
-}
-
-int vkx_env_off(const char *name) {
-    const char *s = getenv(name);
-    return s && strcmp(s, "0") == 0;
-}
-
 static int has_extension(const VkExtensionProperties *e, uint32_t n, const char *name) {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(e[i].extensionName, name) == 0) return 1;
@@ -97,8 +82,8 @@ static xf_status pick_device(vkx_ctx *c) {
     XF_CHECK(n > 0, XF_ERR_NO_DEVICE, "vulkan: no Vulkan device found");
     XF_ALLOC(devs, n);
     VK_CHECK(vkEnumeratePhysicalDevices(c->instance, &n, devs));
-    long long want = -1;
-    if (env_int("XFWD_VK_DEVICE", &want))
+    long long want = c->ov.device;
+    if (want >= 0)
         XF_CHECK(want >= 0 && want < (long long)n, XF_ERR_INVALID_ARG,
                  "vulkan: XFWD_VK_DEVICE=%lld but only %u devices", want, n);
     int best = -1, best_rank = 99;
@@ -273,8 +258,7 @@ static xf_status create_instance(vkx_ctx *c) {
                              .pEngineName = "xfwd",
                              .apiVersion = VK_API_VERSION_1_3};
     const char *layers[1] = {"VK_LAYER_KHRONOS_validation"};
-    long long validate = 0;
-    env_int("XFWD_VK_VALIDATE", &validate);
+    int validate = c->ov.validate;
     VkInstanceCreateInfo ici = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                                 .pApplicationInfo = &app};
     if (validate && validation_available()) {
@@ -316,14 +300,12 @@ static xf_status create_device(vkx_ctx *c) {
     c->max_groups_y = c->props.limits.maxComputeWorkGroupCount[1];
     c->max_shared = c->props.limits.maxComputeSharedMemorySize;
     if (c->max_shared > 48 * 1024) c->max_shared = 48 * 1024;
-    long long v;
-    if (env_int("XFWD_VK_MAX_BUFFER_RANGE", &v) && v >= 4096 && (VkDeviceSize)v < c->max_range)
-        c->max_range = (VkDeviceSize)v;
+    uint64_t v = c->ov.max_buffer_range;
+    if (v >= 4096 && (VkDeviceSize)v < c->max_range) c->max_range = (VkDeviceSize)v;
     c->max_piece = c->max_range < c->max_alloc ? c->max_range : c->max_alloc;
-    if (env_int("XFWD_VK_WEIGHT_PIECE", &v) && v >= 256 && (VkDeviceSize)v < c->max_piece)
-        c->max_piece = (VkDeviceSize)v;
-    if (env_int("XFWD_VK_MAX_GROUPS", &v) && v >= 1 && (uint32_t)v < c->max_groups_x)
-        c->max_groups_x = (uint32_t)v;
+    v = c->ov.weight_piece;
+    if (v >= 256 && (VkDeviceSize)v < c->max_piece) c->max_piece = (VkDeviceSize)v;
+    if (c->ov.max_groups >= 1 && c->ov.max_groups < c->max_groups_x) c->max_groups_x = c->ov.max_groups;
 
     VK_CHECK(vkEnumerateDeviceExtensionProperties(c->phys, NULL, &n_ext, NULL));
     XF_ALLOC(ext, n_ext);
@@ -334,9 +316,7 @@ static xf_status create_device(vkx_ctx *c) {
     int has_bf16 = has_extension(ext, n_ext, VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME);
     report(c, "extensions: NV_cooperative_matrix %d, KHR_cooperative_matrix %d, NV_cooperative_matrix2 %d, "
               "KHR_shader_bfloat16 %d", has_nv_cm, has_khr_cm, has_cm2, has_bf16);
-    long long want_stats = 0;
-    env_int("XFWD_VK_PIPE_STATS", &want_stats);
-    c->pipe_stats = want_stats && has_extension(ext, n_ext, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    c->pipe_stats = c->ov.pipe_stats && has_extension(ext, n_ext, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
 
     /* Feature structures of the extensions present, chained for one query. */
     void *qchain = NULL;
@@ -364,12 +344,9 @@ static xf_status create_device(vkx_ctx *c) {
     c->storage16 = f11.storageBuffer16BitAccess;
     c->float16 = f12.shaderFloat16;
     c->memory_model = f12.vulkanMemoryModel;
-    long long no_cm = 0;
-    env_int("XFWD_VK_NO_COOPMAT", &no_cm);
-    /* XFWD_VK_COOPMAT=nv|khr|cm2 caps the matrix-unit path at that kind (tests, comparisons). */
-    const char *cap = getenv("XFWD_VK_COOPMAT");
-    int cap_kind = !cap ? 3 : !strcmp(cap, "nv") ? 1 : !strcmp(cap, "khr") ? 2 : !strcmp(cap, "none") ? 0 : 3;
-    int base = c->storage16 && c->float16 && c->memory_model && !no_cm;
+    /* XFWD_VK_COOPMAT=none|nv|khr caps the matrix-unit path at that kind (tests, comparisons) */
+    int cap_kind = (int)c->ov.coopmat;
+    int base = c->storage16 && c->float16 && c->memory_model && cap_kind > VKX_CM_CAP_NONE;
     int bf16_ok = has_bf16 && bff.shaderBFloat16Type && bff.shaderBFloat16CooperativeMatrix;
     if (has_bf16)
         report(c, "; bf16 type %u dot %u coopmat %u", bff.shaderBFloat16Type, bff.shaderBFloat16DotProduct,
@@ -508,12 +485,14 @@ static uint32_t qf_timestamp_bits(const vkx_ctx *c) {
 }
 
 void vkx_ts_begin(vkx_ctx *c) {
+    vkx_trace(c, "timestamp begin");
     if (!c->timestamps) return;
     vkCmdResetQueryPool(c->cmd, c->timestamps, 0, 2);
     vkCmdWriteTimestamp(c->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, c->timestamps, 0);
 }
 
 void vkx_ts_end(vkx_ctx *c) {
+    vkx_trace(c, "timestamp end");
     if (c->timestamps) vkCmdWriteTimestamp(c->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->timestamps, 1);
 }
 
@@ -530,6 +509,7 @@ xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out) {
     vkx_ctx *c = NULL;
     *out = NULL;
     XF_ALLOC(c, 1);
+    vkx_overrides_read(&c->ov);
     XF_TRY(create_instance(c));
     XF_TRY(pick_device(c));
     XF_TRY(create_device(c));
@@ -559,9 +539,7 @@ xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out) {
         if (vkCreateQueryPool(c->dev, &qpi, NULL, &c->timestamps) != VK_SUCCESS) c->timestamps = VK_NULL_HANDLE;
         c->ts_period_ns = c->props.limits.timestampPeriod;
     }
-    long long prof = 0;
-    env_int("XFWD_VK_PROFILE", &prof);
-    if (prof && c->timestamps) {
+    if (c->ov.profile && c->timestamps) {
         VkQueryPoolCreateInfo qpi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                      .queryType = VK_QUERY_TYPE_TIMESTAMP,
                                      .queryCount = VKX_PROF_MAX};
@@ -580,9 +558,7 @@ xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out) {
              c->cm2[1] ? "NV2 workgroup" : c->khr[1] ? "KHR subgroup" : "none", c->storage16,
              (unsigned long long)(c->max_range >> 20), (unsigned long long)(c->max_alloc >> 20), c->max_shared >> 10,
              c->cache_path ? c->cache_path : "(none)", c->cache_loaded);
-    long long probe = 0;
-    env_int("XFWD_VK_PROBE", &probe);
-    if (probe) fprintf(stderr, "vulkan probe: %s: %s\n", c->device_name, c->cm_report);
+    if (c->ov.probe) fprintf(stderr, "vulkan probe: %s: %s\n", c->device_name, c->cm_report);
     *out = c;
     return XF_OK;
 cleanup:
@@ -623,6 +599,7 @@ xf_status vkx_begin(vkx_ctx *c) {
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     VK_CHECK(vkBeginCommandBuffer(c->cmd, &bi));
     c->recording = 1;
+    vkx_trace(c, "begin");
 cleanup:
     return st;
 }
@@ -630,6 +607,7 @@ cleanup:
 xf_status vkx_submit_wait(vkx_ctx *c) {
     xf_status st = XF_OK;
     c->recording = 0;
+    vkx_trace(c, "submit");
     VK_CHECK(vkEndCommandBuffer(c->cmd));
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
                        .pCommandBuffers = &c->cmd};

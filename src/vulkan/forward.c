@@ -1,9 +1,12 @@
-/* forward.c — one forward of a plan (T ≤ tcap tokens) recorded into the
- * context's one command buffer and submitted once, with a barrier between
- * dependent dispatches and a single wait at the end:
- *   embed → per layer [norm → qkv (+LoRA) → q/k norm+RoPE → attention →
- *   o (+= residual, +LoRA) → norm → gate|up (+LoRA) → SwiGLU → down (+= residual,
- *   +LoRA)] → final norm → head (hidden | logits | pooled | scores). */
+/* forward.c — executes the plan's recipe (recipe.h), op by op in its order, recorded
+ * into the context's one command buffer and submitted once, with a barrier between
+ * dependent dispatches and a single wait at the end. Each op is recorded as the
+ * engine's kernel table (vkx_table, table.c) says: which variant of its kernel, and
+ * where its logical buffers live (X → x, XN/HIDDEN → xn and its 16-bit copy xn16,
+ * QKV → qkv or qkv16, ATT → att/att16, GU → gu, ACT → act/act16, POOLED → pooled,
+ * SCORES → cls, LOGITS → host-visible row chunks). The one rewrite applied is the
+ * recipe's own: LINEAR(gate|up) with fuse_next, then SWIGLU, as one fused kernel
+ * where the table has it (t.glu). */
 #include <string.h>
 
 #include "vk_internal.h"
@@ -81,59 +84,11 @@ static void rec_lora(vkx_engine *e, int l, xf_module m, uint32_t T) {
     }
 }
 
-static void rec_layer(vkx_engine *e, int l, uint32_t T) {
-    vkx_ctx *c = e->c;
-    const vkx_kernels *k = &e->k;
-    const vkx_layer *L = &e->w.layers[l];
-    const vkx_layer_sets *S = &e->ls[l];
-    float eps = (float)e->cfg.model->cfg.eps;
-    uint32_t H = e->H, q = e->NH * e->D, kv = e->NKV * e->D;
-
-    int a16 = k->a16 != 0;
-    // xn [T, H] = rms(x) · attn_norm (and its 16-bit copy for the multiplies)
-    /* the layers' norms write their 16-bit copy blocked (xblk), without the fp32 xn where
-     * nothing reads it */
-    int n16 = e->xblk ? (e->xn16_only ? 3 : 2) : a16;
-    vkx_rec_rmsnorm(c, k, S->attn_norm, T, H, 0, H, 0, H, eps, 1, n16);
-    // qkv [T, q | k | v] = xn · Wqkvᵀ (+ b)
-    rec_weight_x(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0,
-                 e->qkv16_on ? 2 : e->xblk); /* qkv16_on: qkv16 [T, q | k | v] in 16 bits */
-    rec_lora(e, l, XF_MOD_Q, T);
-    rec_lora(e, l, XF_MOD_K, T);
-    rec_lora(e, l, XF_MOD_V, T);
-    // q, k in place: per-head norm (Qwen3) then RoPE
-    int r16 = e->qkv16_on;
-    vkx_rec_qkrope(c, k, S->qrope, T, e->NH, e->D, 0, e->qkv_ld, L->q_norm.buf != VK_NULL_HANDLE, eps, r16);
-    vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps, r16);
-    // att [T, NH·D] = GQA attention within each sequence, masked as the layer says
-    uint32_t ol[8] = {0, e->qkv_ld, q, e->qkv_ld, q + kv, e->qkv_ld, 0, q};
-    vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, e->qkv16_on ? 3 : e->oblk ? 2 : a16,
-                      xf_config_mask(&e->cfg.model->cfg, l));
-    // x += att · Woᵀ (att16 blocked with oblk)
-    rec_weight_x(e, &L->o, S->o, T, 0, q, 0, H, 0, 1, e->oblk);
-    rec_lora(e, l, XF_MOD_O, T);
-    // xn = rms(x) · mlp_norm ; gu [T, gate | up] = xn · Wguᵀ
-    vkx_rec_rmsnorm(c, k, S->mlp_norm, T, H, 0, H, 0, H, eps, 1, n16);
-    if (e->glu) {
-        // act16 [T, I] = silu(xn · Wgateᵀ) · (xn · Wupᵀ) in one pass
-        vkx_rec_glu(c, k, S->glu, T, e->I, H, L->gu.blk_rows != 0, e->xblk, e->ablk);
-    } else {
-        rec_weight_x(e, &L->gu, S->gu, T, 0, H, 0, 2 * e->I, 0, 0, e->xblk);
-        rec_lora(e, l, XF_MOD_GATE, T);
-        rec_lora(e, l, XF_MOD_UP, T);
-        // act [T, I] = silu(gate) · up
-        uint32_t sl[6] = {0, 2 * e->I, e->I, 2 * e->I, 0, e->I};
-        vkx_rec_swiglu(c, k, S->swiglu, T, e->I, sl, a16);
-    }
-    // x += act · Wdownᵀ
-    rec_weight_x(e, &L->down, S->down, T, 0, e->I, 0, H, 0, 1, e->ablk);
-    rec_lora(e, l, XF_MOD_DOWN, T);
-}
-
 static void copy_to(vkx_ctx *c, vkx_buffer *src, vkx_buffer *dst, VkDeviceSize bytes) {
     if (!bytes) return;
     vkx_barrier_all(c);
     VkBufferCopy region = {.srcOffset = 0, .dstOffset = 0, .size = bytes};
+    vkx_trace_copy(c, 0, 0, bytes);
     vkCmdCopyBuffer(c->cmd, src->buf, dst->buf, 1, &region);
 }
 
@@ -164,83 +119,177 @@ static void copy_inputs(vkx_engine *e, const xf_plan *p) {
     const VkDeviceSize size[5] = {n, n, 2 * n, n, (VkDeviceSize)(p->n_seqs + 1) * 4};
     for (int i = 0; i < 5; i++) {
         VkBufferCopy r = {.srcOffset = at[i] * 4, .dstOffset = 0, .size = size[i]};
+        vkx_trace_copy(e->c, r.srcOffset, r.dstOffset, r.size);
         vkCmdCopyBuffer(e->c->cmd, e->inputs.buf, dst[i]->buf, 1, &r);
     }
     vkx_barrier_all(e->c);
 }
 
+/* The LoRA terms (recipe bits, 1u << module) of a LINEAR, in module order. */
+static void rec_loras(vkx_engine *e, int l, uint32_t bits, uint32_t T) {
+    for (int m = 0; m < XF_MOD_COUNT; m++)
+        if (bits & (1u << m)) rec_lora(e, l, (xf_module)m, T);
+}
+
+/* One LINEAR of a layer: x · Wᵀ into its buffer, the LoRA terms after. */
+static void rec_layer_linear(vkx_engine *e, const xf_op *op, uint32_t T) {
+    const vkx_layer *L = &e->w.layers[op->layer];
+    const vkx_layer_sets *S = &e->ls[op->layer];
+    const vkx_table *t = &e->t;
+    uint32_t H = e->H, q = e->NH * e->D;
+    switch (op->weight) {
+    case XF_WT_QKV: // qkv [T, q | k | v] = xn · Wqkvᵀ (+ b); 16-bit qkv16 with t.qkv16
+        rec_weight_x(e, &L->qkv, S->qkv, T, 0, H, 0, e->qkv_ld, L->bqkv.buf != VK_NULL_HANDLE, 0, (int)t->qkv_x);
+        break;
+    case XF_WT_O: // x += att · Woᵀ (att16 blocked with t.oblk)
+        rec_weight_x(e, &L->o, S->o, T, 0, q, 0, H, 0, 1, (int)t->o_x);
+        break;
+    case XF_WT_GATE_UP: // gu [T, gate | up] = xn · Wguᵀ
+        rec_weight_x(e, &L->gu, S->gu, T, 0, H, 0, 2 * e->I, 0, 0, (int)t->gu_x);
+        break;
+    default: // x += act · Wdownᵀ
+        rec_weight_x(e, &L->down, S->down, T, 0, e->I, 0, H, 0, 1, (int)t->down_x);
+        break;
+    }
+    rec_loras(e, op->layer, op->lora, T);
+}
+
+/* Records op i of the recipe (and, for a fused pair, the op after it); returns how many
+ * ops it consumed, 0 when the op is not one this executor knows (an internal error). */
+static int rec_op(vkx_engine *e, const xf_plan *p, const xf_recipe *r, int i) {
+    vkx_ctx *c = e->c;
+    const vkx_kernels *k = &e->k;
+    const vkx_table *t = &e->t;
+    const xf_op *op = &r->ops[i];
+    uint32_t T = (uint32_t)p->n_tokens, B = (uint32_t)p->n_seqs, H = e->H, q = e->NH * e->D, kv = e->NKV * e->D;
+    float eps = (float)e->cfg.model->cfg.eps;
+    int l = op->layer;
+    const vkx_layer *L = l >= 0 ? &e->w.layers[l] : NULL;
+    const vkx_layer_sets *S = l >= 0 ? &e->ls[l] : NULL;
+    switch (op->kind) {
+    case XF_OP_EMBED: // x [T, H] = embed[tokens]
+        for (int j = 0; j < e->w.embed.n; j++)
+            vkx_rec_embed(c, k, e->embed_sets[j], T, H, e->w.embed.row0[j], e->w.embed.row0[j + 1] - e->w.embed.row0[j]);
+        return 1;
+    case XF_OP_RMSNORM: // xn [T, H] = rms(x) · w (and the 16-bit copy the multiplies read)
+        if (l >= 0)
+            vkx_rec_rmsnorm(c, k, op->weight == XF_WT_ATTN_NORM ? S->attn_norm : S->mlp_norm, T, H, 0, H, 0, H, eps,
+                            1, t->layer_norm);
+        else
+            vkx_rec_rmsnorm(c, k, e->final_norm, T, H, 0, H, 0, H, eps, 1, t->final_norm);
+        return 1;
+    case XF_OP_LINEAR:
+        if (op->weight == XF_WT_GATE_UP && op->fuse_next && t->glu && i + 1 < r->n_ops &&
+            r->ops[i + 1].kind == XF_OP_SWIGLU) {
+            // act16 [T, I] = silu(xn · Wgateᵀ) · (xn · Wupᵀ) in one pass (the recipe's rewrite)
+            vkx_rec_glu(c, k, S->glu, T, e->I, H, L->gu.blk_rows != 0, t->xblk, t->ablk);
+            return 2;
+        }
+        if (l >= 0) {
+            if (t->glu && op->weight == XF_WT_GATE_UP) return 0; /* no gu buffer: the table fused it */
+            rec_layer_linear(e, op, T);
+        } else if (op->weight == XF_WT_SCORE) {
+            // cls [B, L] = pooled · scoreᵀ
+            rec_weight(e, &e->w.score, e->score_sets, B, 0, H, 0, e->L, 0, 0);
+        } else if (op->weight == XF_WT_LM_HEAD) {
+            // logits chunk ch [rows, V] = xn[rows of ch] · lm_headᵀ, straight into host-visible memory
+            for (int ch = 0; ch < e->n_lchunks; ch++) {
+                uint32_t r0 = (uint32_t)ch * e->lrows;
+                if (r0 >= T) break;
+                uint32_t rows = T - r0 < e->lrows ? T - r0 : e->lrows;
+                rec_weight(e, &e->w.lm_head, e->logit_sets + (size_t)ch * e->w.lm_head.n, rows, r0 * H, H, 0, e->V, 0,
+                           0);
+            }
+        } else {
+            return 0;
+        }
+        return 1;
+    case XF_OP_QK_ROPE: { // q, k in place: per-head norm (Qwen3) then RoPE
+        int x16 = t->qkv16;
+        vkx_rec_qkrope(c, k, S->qrope, T, e->NH, e->D, 0, e->qkv_ld, L->q_norm.buf != VK_NULL_HANDLE, eps, x16);
+        vkx_rec_qkrope(c, k, S->krope, T, e->NKV, e->D, q, e->qkv_ld, L->k_norm.buf != VK_NULL_HANDLE, eps, x16);
+        return 1;
+    }
+    case XF_OP_ATTENTION: { // att [T, NH·D] = GQA attention within each sequence, masked as the op says
+        uint32_t ol[8] = {0, e->qkv_ld, q, e->qkv_ld, q + kv, e->qkv_ld, 0, q};
+        vkx_rec_attention(c, k, S->attn, T, e->NH, e->NKV, ol, t->att, op->mask);
+        return 1;
+    }
+    case XF_OP_SWIGLU: { // act [T, I] = silu(gate) · up
+        if (t->glu) return 0;
+        uint32_t sl[6] = {0, 2 * e->I, e->I, 2 * e->I, 0, e->I};
+        vkx_rec_swiglu(c, k, S->swiglu, T, e->I, sl, t->a16);
+        return 1;
+    }
+    case XF_OP_POOL: // pooled [B, H] = each sequence's pooled rows of the hidden states
+        vkx_rec_pool(c, k, e->pool, B, H, H, (uint32_t)op->pooling, op->normalize ? 1u : 0u);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The device buffer holding a recipe result (LOGITS: the host-visible chunks, NULL). */
+static vkx_buffer *result_buffer(vkx_engine *e, xf_buf b, size_t *bytes, const xf_plan *p) {
+    uint32_t T = (uint32_t)p->n_tokens, B = (uint32_t)p->n_seqs;
+    switch (b) {
+    case XF_BUF_X: *bytes = (size_t)T * e->H * 4; return &e->x;
+    case XF_BUF_HIDDEN: case XF_BUF_XN: *bytes = (size_t)T * e->H * 4; return &e->xn;
+    case XF_BUF_POOLED: *bytes = (size_t)B * e->H * 4; return &e->pooled;
+    case XF_BUF_SCORES: *bytes = (size_t)B * e->L * 4; return &e->cls;
+    default: *bytes = 0; return NULL;
+    }
+}
+
 xf_status vkx_forward_chunk(vkx_engine *e, const xf_plan *p) {
     xf_status st = XF_OK;
     vkx_ctx *c = e->c;
-    const vkx_kernels *k = &e->k;
-    uint32_t T = (uint32_t)p->n_tokens, B = (uint32_t)p->n_seqs, H = e->H;
+    const xf_recipe *r = p->recipe;
+    uint32_t T = (uint32_t)p->n_tokens;
     XF_CHECK(p->n_tokens >= 1 && T <= e->tcap && p->n_seqs >= 1, XF_ERR_INTERNAL,
              "vulkan: a chunk of %d tokens for a capacity of %u", p->n_tokens, e->tcap);
-    if (p->output == XF_OUT_LOGITS && p->stop_layer < 0) {
-        XF_CHECK(e->w.lm_head.n > 0, XF_ERR_INVALID_ARG, "vulkan: this model has no lm_head for logits");
-        XF_TRY(vkx_engine_logits_init(e));
+    XF_CHECK(r && r->n_ops >= 1, XF_ERR_INTERNAL, "vulkan: a plan without a recipe");
+    for (int i = 0; i < r->n_ops; i++) {
+        XF_CHECK(r->ops[i].layer < e->w.n_layers, XF_ERR_INTERNAL, "vulkan: recipe op %d in layer %d of %d", i,
+                 r->ops[i].layer, e->w.n_layers);
+        if (r->ops[i].weight == XF_WT_LM_HEAD) {
+            XF_CHECK(e->w.lm_head.n > 0, XF_ERR_INVALID_ARG, "vulkan: this model has no lm_head for logits");
+            XF_TRY(vkx_engine_logits_init(e));
+        }
+        if (r->ops[i].weight == XF_WT_SCORE)
+            XF_CHECK(e->w.score.n > 0, XF_ERR_INVALID_ARG, "vulkan: this model has no score head");
     }
-    if (p->output == XF_OUT_CLASSIFY)
-        XF_CHECK(e->w.score.n > 0, XF_ERR_INVALID_ARG, "vulkan: this model has no score head");
+    size_t out_bytes = 0;
+    vkx_buffer *result = result_buffer(e, r->result, &out_bytes, p);
+    XF_CHECK(result || r->result == XF_BUF_LOGITS, XF_ERR_INTERNAL, "vulkan: recipe result %s",
+             xf_buf_name(r->result));
     write_inputs(e, p);
 
     XF_TRY(vkx_begin(c));
     copy_inputs(e, p);
     vkx_ts_begin(c);
-    // x [T, H] = embed[tokens]
-    for (int i = 0; i < e->w.embed.n; i++)
-        vkx_rec_embed(c, k, e->embed_sets[i], T, H, e->w.embed.row0[i],
-                      e->w.embed.row0[i + 1] - e->w.embed.row0[i]);
-    int stop = p->stop_layer >= 0 && p->stop_layer < e->w.n_layers ? p->stop_layer : e->w.n_layers;
-    for (int l = 0; l < stop; l++) rec_layer(e, l, T);
-    size_t out_bytes = 0;
-    if (p->stop_layer >= 0) {
-        vkx_ts_end(c);
-        // debugging aid: the residual stream entering layer stop_layer
-        out_bytes = (size_t)T * H * 4;
-        copy_to(c, &e->x, &e->readback, out_bytes);
-        goto submit;
-    }
-    // xn [T, H] = final norm: the hidden states
-    vkx_rec_rmsnorm(c, k, e->final_norm, T, H, 0, H, 0, H, (float)e->cfg.model->cfg.eps, 1, k->a16 != 0);
-
-    if (p->output == XF_OUT_HIDDEN) vkx_ts_end(c); /* other heads: after their (small) head work */
-    switch (p->output) {
-    case XF_OUT_HIDDEN:
-        out_bytes = (size_t)T * H * 4;
-        copy_to(c, &e->xn, &e->readback, out_bytes);
-        break;
-    case XF_OUT_EMBED:
-        vkx_rec_pool(c, k, e->pool, B, H, H, (uint32_t)p->pooling, p->normalize ? 1u : 0u);
-        out_bytes = (size_t)B * H * 4;
-        copy_to(c, &e->pooled, &e->readback, out_bytes);
-        break;
-    case XF_OUT_CLASSIFY:
-        // pooled [B, H] = each sequence's last token; cls [B, L] = pooled · scoreᵀ
-        vkx_rec_pool(c, k, e->pool, B, H, H, XF_POOL_LAST, 0);
-        rec_weight(e, &e->w.score, e->score_sets, B, 0, H, 0, e->L, 0, 0);
-        out_bytes = (size_t)B * e->L * 4;
-        copy_to(c, &e->cls, &e->readback, out_bytes);
-        break;
-    case XF_OUT_LOGITS:
-        // logits chunk ch [rows, V] = xn[rows of ch] · lm_headᵀ, straight into host-visible memory
-        for (int ch = 0; ch < e->n_lchunks; ch++) {
-            uint32_t r0 = (uint32_t)ch * e->lrows;
-            if (r0 >= T) break;
-            uint32_t rows = T - r0 < e->lrows ? T - r0 : e->lrows;
-            rec_weight(e, &e->w.lm_head, e->logit_sets + (size_t)ch * e->w.lm_head.n, rows, r0 * H, H, 0,
-                       e->V, 0, 0);
+    for (int i = 0; i < r->n_ops;) {
+        int n = rec_op(e, p, r, i);
+        if (!n) {
+            char line[160];
+            xf_op_format(&r->ops[i], line, sizeof line);
+            vkx_submit_wait(c); /* end the recording; nothing of it is used */
+            XF_CHECK(0, XF_ERR_INTERNAL, "vulkan: recipe op %d (%s) has no kernel in this engine's table", i, line);
         }
-        break;
+        i += n;
     }
-submit:
-    if (p->output != XF_OUT_HIDDEN && p->stop_layer < 0) vkx_ts_end(c);
+    /* The device time ends before the copy of residual-sized results and after that of the
+     * heads' small ones (as measured since the first session). */
+    int ts_before_copy = r->result == XF_BUF_X || r->result == XF_BUF_HIDDEN || r->result == XF_BUF_XN;
+    if (ts_before_copy) vkx_ts_end(c);
+    if (result) copy_to(c, result, &e->readback, out_bytes);
+    if (!ts_before_copy) vkx_ts_end(c);
     vkx_barrier_all(c);
     XF_TRY(vkx_submit_wait(c));
     vkx_ts_read(c);
     g_last_forward_ms = c->last_forward_ms;
 
-    if (p->output == XF_OUT_LOGITS && p->stop_layer < 0) {
+    if (!result) {
         for (int ch = 0; ch < e->n_lchunks; ch++) {
             uint32_t r0 = (uint32_t)ch * e->lrows;
             if (r0 >= T) break;

@@ -20,20 +20,6 @@ static uint32_t attention_tpq(const vkx_ctx *c, uint32_t D) {
     return t;
 }
 
-/* Tile sizes from an environment variable "a,b,c" (tuning on a device). */
-static void env_tile3(const char *name, uint32_t t[3]) {
-    const char *s = getenv(name);
-    uint32_t v[3];
-    if (s && sscanf(s, "%u,%u,%u", &v[0], &v[1], &v[2]) == 3) memcpy(t, v, sizeof(v));
-}
-
-/* Tile sizes from an environment variable "a,b,c,d,e" (tuning on a device). */
-static void env_tile(const char *name, uint32_t t[5]) {
-    const char *s = getenv(name);
-    uint32_t v[5];
-    if (s && sscanf(s, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5) memcpy(t, v, sizeof(v));
-}
-
 /* The two pipelines of a multiply kernel: its specialization constant spec[vi] (VEC)
  * 1 for 16-byte loads, 0 for any alignment; vec_pair: VEC is the last one. */
 static xf_status vec_pair_at(vkx_ctx *c, vkx_shader sh, uint32_t *spec, uint32_t n, uint32_t vi, VkPipeline *vec,
@@ -76,7 +62,6 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
      * 64×64 where a workgroup may not have 256 invocations. */
     uint32_t t[5] = {128, 128, 16, 8, 8}; /* BM, BN, BK, TM, TN */
     if (c->props.limits.maxComputeWorkGroupInvocations < 256) t[0] = t[1] = 64;
-    env_tile("XFWD_VK_LIN_TILE", t);
     uint32_t wg = (t[0] / t[3]) * (t[1] / t[4]);
     XF_CHECK(t[3] % 4 == 0 && t[4] % 4 == 0 && t[0] % t[3] == 0 && t[1] % t[4] == 0 && wg >= 1 &&
                  wg <= c->props.limits.maxComputeWorkGroupInvocations && (t[0] * t[2]) % wg == 0 &&
@@ -95,67 +80,57 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
      * runs the multiplies on its workgroup-scope kernel instead and XFWD_VK_GLU=cm2 the
      * fused gate|up product: both measured slower than the KHR kernel on the H100
      * (bench/vulkan-h100.md), so they are not the default. */
+    const vkx_overrides *ov = &c->ov;
     int t16 = k->wt == VKX_WT_BF16 ? 1 : 0;
-    const char *mmk = getenv("XFWD_VK_MM"), *gluk = getenv("XFWD_VK_GLU");
-    int mm_cm2 = k->wt != VKX_WT_F32 && c->cm2[t16] && ((mmk && !strcmp(mmk, "cm2")) || !c->khr[t16]);
-    int glu_cm2 = k->wt != VKX_WT_F32 && c->cm2[t16] && gluk && !strcmp(gluk, "cm2");
+    int mm_cm2 = k->wt != VKX_WT_F32 && c->cm2[t16] && (ov->mm == VKX_MM_CM2 || !c->khr[t16]);
+    int glu_cm2 = k->wt != VKX_WT_F32 && c->cm2[t16] && ov->glu == VKX_GLU_CM2;
     int khr = k->wt != VKX_WT_F32 && c->khr[t16] && !mm_cm2;
     if ((k->wt == VKX_WT_F16 && c->coopmat) || khr) {
-        /* Kernels (XFWD_VK_CM_KERNEL): "db" (default) double-buffers the K slices in
-         * shared memory, one barrier per slice, and stores whole fragments; "pf2" is db
-         * with the global loads two slices ahead; "old" is the single-buffered kernel
-         * (two barriers per slice, element-wise epilogue). Tile 128×256, 8 subgroups of
-         * 64×64, K slices of 32 (old); db and pf2 use the tile below. Tile: BM, BN, BK,
-         * WM, WN (XFWD_VK_CM_TILE); bench/vulkan-h100.md has the measurements. */
-        const char *kn = getenv("XFWD_VK_CM_KERNEL");
-        int db = !(kn && !strcmp(kn, "old")), pf2 = kn && !strcmp(kn, "pf2");
-        if (khr) db = 1, pf2 = !(kn && !strcmp(kn, "db")); /* KHR: pf2 (measured 4 % faster) or db */
-        /* db/pf2: 128×128 tiles, K slices of 16, subgroups of 64×32 (8 of them). KHR with
+        /* The kernel double-buffers the K slices in shared memory, one barrier per slice,
+         * and stores whole fragments ("db"); on KHR by default with the global loads two
+         * slices ahead ("pf2", measured 4 % faster; XFWD_VK_MM=db: one slice). The
+         * single-buffered kernel and its variants were measured slower and removed
+         * (bench/vulkan-h100.md). Tile: BM, BN, BK, WM, WN (XFWD_VK_CM_TILE). */
+        int pf2 = khr && ov->mm != VKX_MM_DB;
+        /* 128×128 tiles, K slices of 16, subgroups of 64×32 (8 of them). KHR with
          * subgroups of 32 or more: 4 subgroups of 64×64 (128 invocations on the H100:
          * measured 3 % faster there with the blocked layouts); narrower subgroups keep 64×32,
          * where 64×64 would mean many more fragments per subgroup. */
-        uint32_t m[5] = {128, 256, 32, 64, 64};
-        if (db) m[1] = 128, m[2] = 16, m[4] = khr && c->subgroup_size >= 32 ? 64 : 32;
-        env_tile("XFWD_VK_CM_TILE", m);
+        uint32_t m[5] = {128, 128, 16, 64, khr && c->subgroup_size >= 32 ? 64 : 32};
+        if (ov->cm_tile_set) memcpy(m, ov->cm_tile, sizeof(m));
         uint32_t fm = khr ? c->khr_m[t16] : c->cm_m, fn = khr ? c->khr_n[t16] : c->cm_n,
                  fk = khr ? c->khr_k[t16] : c->cm_k;
         uint32_t sg = c->subgroup_size, nsg = (m[1] && m[3] && m[4]) ? (m[0] / m[3]) * (m[1] / m[4]) : 0;
         uint32_t cwg = sg * nsg, units = m[2] / 8;
         uint32_t scratch = 4 * nsg * fm * fn, stage_a = 16 * (units + 1) * m[0];
-        uint32_t shared = db ? 2 * 16 * (units + 1) * (m[0] + m[1]) : 16 * (units + 1) * (m[0] + m[1]) + scratch;
+        uint32_t shared = 2 * 16 * (units + 1) * (m[0] + m[1]);
         int fits = nsg >= 1 && m[0] % m[3] == 0 && m[1] % m[4] == 0 && m[3] % fm == 0 && m[4] % fn == 0 &&
-                   m[2] % 8 == 0 && m[2] % fk == 0 && (fm * fn) % sg == 0 && (!khr || db) &&
-                   cwg <= c->props.limits.maxComputeWorkGroupInvocations &&
-                   (db || ((m[0] * units) % cwg == 0 && (m[1] * units) % cwg == 0)) && shared <= c->max_shared &&
-                   (!db || (fn % 4 == 0 && scratch <= 2 * stage_a));
+                   m[2] % 8 == 0 && m[2] % fk == 0 && (fm * fn) % sg == 0 &&
+                   cwg <= c->props.limits.maxComputeWorkGroupInvocations && shared <= c->max_shared &&
+                   fn % 4 == 0 && scratch <= 2 * stage_a;
         /* A tile asked for must fit. The default tile not fitting this device's fragments,
          * subgroups or shared memory leaves the multiplies to the plain kernel. */
-        XF_CHECK(fits || !getenv("XFWD_VK_CM_TILE"), XF_ERR_INVALID_ARG,
+        XF_CHECK(fits || !ov->cm_tile_set, XF_ERR_INVALID_ARG,
                  "vulkan: bad cooperative-matrix tile %u,%u,%u,%u,%u", m[0], m[1], m[2], m[3], m[4]);
         khr = khr && fits;
         if (fits) {
-            /* GM (XFWD_VK_CM_GROUP; KHR default 8, measured 1-2 % faster on the H100; 0 = off):
-             * workgroups walk groups of GM tile rows (db/pf2) */
-            const char *gme = getenv("XFWD_VK_CM_GROUP");
-            uint32_t gm = gme ? (atoi(gme) > 0 ? (uint32_t)atoi(gme) : 0) : khr ? 8 : 0;
-            const char *dge = getenv("XFWD_VK_CM_DIAG"); /* tuning diagnostics: wrong results */
-            uint32_t cm[17] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, gm, dge ? (uint32_t)atoi(dge) : 0,
-                               0, 0, 0, 1, 0};
-            const char *shm = getenv("XFWD_VK_CM_SHMEM"); /* "f16": the scalar-staging variant (old kernel) */
+            /* GM (the 6th value of XFWD_VK_CM_TILE; KHR default 8, measured 1-2 % faster on the
+             * H100; 0 = off): workgroups walk groups of GM tile rows. Constant 11 is the
+             * shader's diagnostics switch, always 0 here. */
+            uint32_t gm = ov->cm_group >= 0 ? (uint32_t)ov->cm_group : khr ? 8 : 0;
+            uint32_t cm[17] = {cwg, m[0], m[1], m[2], m[3], m[4], fm, fn, fk, sg, gm, 0, 0, 0, 0, 1, 0};
             vkx_shader csh = khr ? (t16 ? (pf2 ? VKX_SH_LINEAR_CMK_BF16P : VKX_SH_LINEAR_CMK_BF16)
                                         : (pf2 ? VKX_SH_LINEAR_CMK_F16P : VKX_SH_LINEAR_CMK_F16))
-                             : pf2  ? VKX_SH_LINEAR_CM_F16P
-                             : db ? VKX_SH_LINEAR_CM_F16D
-                                  : shm && !strcmp(shm, "f16") ? VKX_SH_LINEAR_CM_F16S : VKX_SH_LINEAR_CM_F16;
+                                 : VKX_SH_LINEAR_CM_F16D;
             XF_TRY(vec_pair_at(c, csh, cm, 17, 15, &k->cm_vec, &k->cm_scalar));
             k->cm_bm = m[0];
             k->cm_bn = m[1];
             if (khr) k->a16 = t16 ? 2 : 1; /* the KHR kernel reads 16-bit activations */
             /* KHR: the same kernel on weights stored in blocks, each K slice of a tile contiguous
              * (measured 10 % faster on the H100; XFWD_VK_WBLOCK=0: row-major weights) */
-            int wblk = khr && !vkx_env_off("XFWD_VK_WBLOCK");
+            int wblk = khr && ov->layout >= VKX_LAYOUT_WBLOCK;
             /* and on x in that layout too, as rmsnorm16b writes it (XFWD_VK_XBLOCK=0: row-major) */
-            int xblk = wblk && !vkx_env_off("XFWD_VK_XBLOCK");
+            int xblk = wblk && ov->layout >= VKX_LAYOUT_XBLOCK;
             if (wblk) {
                 cm[12] = 1;
                 XF_TRY(vec_pair_at(c, csh, cm, 17, 15, &k->cmb_vec, &k->cmb_scalar));
@@ -171,7 +146,7 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                 uint32_t rs[3] = {t16 ? 2 : 1, m[0], m[2]};
                 XF_TRY(vkx_pipeline(c, VKX_SH_RMSNORM, rs, 3, &k->rmsnorm16b));
             }
-            if (khr && !glu_cm2 && !vkx_env_off("XFWD_VK_GLU") && (m[4] / fn) % 2 == 0) {
+            if (khr && !glu_cm2 && ov->glu != VKX_GLU_OFF && (m[4] / fn) % 2 == 0) {
                 /* the same kernel with SwiGLU in its epilogue, on interleaved gate|up rows */
                 vkx_shader gsh = t16 ? VKX_SH_LINEAR_CMKG_BF16 : VKX_SH_LINEAR_CMKG_F16;
                 cm[12] = 0;
@@ -196,16 +171,12 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
     }
 
     if (mm_cm2 || glu_cm2) {
-        /* NV2 workgroup-scope multiplies on 16-bit activations. Tiles BM, BN, BK
-         * (XFWD_VK_MM_TILE, XFWD_VK_GLU_TILE); the workgroup size is the largest the
-         * driver lists for the tile, at most XFWD_VK_MM_WG (default 128: measured
-         * faster than 256 on the H100). */
+        /* NV2 workgroup-scope multiplies on 16-bit activations. Tiles BM, BN, BK; the
+         * workgroup size is the largest the driver lists for the tile, at most 128
+         * (measured faster than 256 on the H100). */
         k->a16 = k->wt == VKX_WT_F16 ? 1 : 2;
-        uint32_t mm[3] = {128, 128, 32}, glu[3] = {128, 64, 32};
-        env_tile3("XFWD_VK_MM_TILE", mm);
-        env_tile3("XFWD_VK_GLU_TILE", glu);
-        const char *wge = getenv("XFWD_VK_MM_WG");
-        uint32_t max_wg = wge && atoi(wge) > 0 ? (uint32_t)atoi(wge) : 128;
+        const uint32_t mm[3] = {128, 128, 32}, glu[3] = {128, 64, 32};
+        uint32_t max_wg = 128;
         uint32_t mwg = vkx_cm2_wg(c, t16, mm[0], mm[1], mm[2], max_wg);
         uint32_t gwg = vkx_cm2_wg(c, t16, glu[0], glu[1], glu[2], max_wg);
         XF_CHECK((!mm_cm2 || mwg) && (!glu_cm2 || gwg), XF_ERR_INVALID_ARG,
@@ -225,8 +196,7 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         }
     }
     /* tests: a 16-bit mode that must run on matrix units (a driver that lost them fails) */
-    const char *req = getenv("XFWD_VK_REQUIRE_COOPMAT");
-    XF_CHECK(!(req && !strcmp(req, "1")) || k->wt == VKX_WT_F32 || k->cm_vec || k->mm_vec, XF_ERR_UNSUPPORTED,
+    XF_CHECK(!ov->require_coopmat || k->wt == VKX_WT_F32 || k->cm_vec || k->mm_vec, XF_ERR_UNSUPPORTED,
              "vulkan: XFWD_VK_REQUIRE_COOPMAT=1, but %s offers no usable cooperative matrices for this mode",
              c->device_name);
     if (k->a16) {
@@ -249,7 +219,6 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
     if (a[0] > c->props.limits.maxComputeWorkGroupInvocations) a[0] = 64;
     while (a[3] > 1 && 2 * a[3] * (uint32_t)D * 4 > c->max_shared) a[3] /= 2;
     if (a[4] > a[3]) a[4] = a[3];
-    env_tile("XFWD_VK_ATT", a);
     XF_CHECK(a[1] >= 1 && a[1] <= c->subgroup_size && c->subgroup_size % a[1] == 0 && (D / 4) % a[1] == 0 &&
                  a[0] % a[1] == 0 && a[0] <= c->props.limits.maxComputeWorkGroupInvocations && a[2] >= 1 &&
                  (uint32_t)G % a[2] == 0 && a[4] >= 1 && a[3] % a[4] == 0 && 2 * a[3] * (uint32_t)D * 4 <= c->max_shared,
@@ -259,20 +228,18 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
     XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 7, &k->attention));
     /* Attention in the 16-bit modes (XFWD_VK_ATT=cm2|khr|scalar picks one; a kernel asked
      * for that the device or tile cannot run is an error, not a silent fallback):
-     * - NV2 flash attention (attention_cm2.comp, the default where available): Br tokens of
-     *   one head per workgroup, keys in blocks of Bc (XFWD_VK_ATT_CM2_TILE "Br,Bc,0";
-     *   XFWD_VK_ATT_CM2=smem: row factors through shared memory). Its matrices are Br×D,
-     *   D×Bc, Br×Bc and Bc×D;
+     * - NV2 flash attention (attention_cm2.comp, the default where available): Br = 64 tokens
+     *   of one head per workgroup, keys in blocks of Bc = 64 (XFWD_VK_ATT=cm2-smem: row
+     *   factors through shared memory). Its matrices are Br×D, D×Bc, Br×Bc and Bc×D;
      * - KHR flash attention (attention_cmk.comp, on request): 16·NSG tokens of one head per
-     *   workgroup, keys in blocks of BC, on 16×16×16 subgroup fragments
-     *   (XFWD_VK_ATT_KHR_TILE "NSG,BC,0"); on the H100 slower than both others;
+     *   workgroup (NSG = 4), keys in blocks of BC = 32, on 16×16×16 subgroup fragments; on
+     *   the H100 slower than both others;
      * - else the scalar kernel with a 16-bit output. */
-    const char *att_kind = getenv("XFWD_VK_ATT");
-    int ask_cm2 = att_kind && !strcmp(att_kind, "cm2"), ask_khr = att_kind && !strcmp(att_kind, "khr");
-    uint32_t bt[3] = {64, 64, 0}, awg = 0;
-    env_tile3("XFWD_VK_ATT_CM2_TILE", bt);
-    const char *ae = getenv("XFWD_VK_ATT_CM2");
-    if (k->a16 && c->cm2[t16] && c->cm2_att && (!att_kind || ask_cm2)) {
+    int ask_cm2 = ov->att == VKX_ATT_PICK_CM2 || ov->att == VKX_ATT_PICK_CM2_SMEM, ask_khr = ov->att == VKX_ATT_PICK_KHR;
+    int smem = ov->att == VKX_ATT_PICK_CM2_SMEM;
+    const uint32_t bt[2] = {64, 64};
+    uint32_t awg = 0;
+    if (k->a16 && c->cm2[t16] && c->cm2_att && (ov->att == VKX_ATT_PICK_DEFAULT || ask_cm2)) {
         /* every matrix's rows must fit the M granularity (Br, D) and its columns and
          * inner dimension the N and K granularities (Bc, D) */
         uint32_t g = bt[1], d = (uint32_t)D, gm = bt[0];
@@ -283,8 +250,7 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
     }
     XF_CHECK(!ask_cm2 || !k->a16 || awg, XF_ERR_UNSUPPORTED,
              "vulkan: XFWD_VK_ATT=cm2: no NV cooperative-matrix-2 attention for head_dim %d in this mode", D);
-    uint32_t kt[3] = {4, 32, 0};
-    env_tile3("XFWD_VK_ATT_KHR_TILE", kt);
+    const uint32_t kt[2] = {4, 32};
     uint32_t rs = (uint32_t)D / 8 + 1, kv_rows = 2 * kt[1] > 16 * kt[0] ? 2 * kt[1] : 16 * kt[0];
     uint32_t kshared = 16 * rs * kv_rows + 4 * 16 * kt[0] * kt[1] + 16 * 16 * kt[0] * (kt[1] / 8 + 1) +
                        4 * 16 * kt[0] + 4 * 256;
@@ -300,13 +266,14 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
                  XF_ERR_INVALID_ARG, "vulkan: bad attention tile %u,%u", bt[0], bt[1]);
         uint32_t sp[5] = {awg, (uint32_t)D, bt[0], bt[1], 1};
         vkx_shader sh = t16 ? VKX_SH_ATTENTION_CM2_BF16
-                            : ae && !strcmp(ae, "smem") ? VKX_SH_ATTENTION_CM2R_F16 : VKX_SH_ATTENTION_CM2_F16;
+                            : smem ? VKX_SH_ATTENTION_CM2R_F16 : VKX_SH_ATTENTION_CM2_F16;
         XF_TRY(vkx_pipeline(c, sh, sp, 5, &k->attention16));
         k->att16_br = bt[0];
+        k->att16_name = smem ? "attention_cm2 (smem rows)" : "attention_cm2";
         /* the same writing its 16-bit output in the blocked layout the o multiply reads (k->cmbx)
          * and no fp32 output, staged through Br×D halves of shared memory */
         uint32_t stage = bt[0] * (uint32_t)D * 2;
-        if (k->cmbx && !(ae && !strcmp(ae, "smem")) && D % 8 == 0 && k->blk_k % 8 == 0 && stage <= 16384) {
+        if (k->cmbx && !smem && D % 8 == 0 && k->blk_k % 8 == 0 && stage <= 16384) {
             uint32_t sb[9] = {awg, (uint32_t)D, bt[0], bt[1], 1, k->cm_bm, k->blk_k, 0, 0};
             XF_TRY(vkx_pipeline(c, sh, sb, 9, &k->attention16b));
             /* and reading q, k, v in 16 bits (qkrope16 writes them) */
@@ -317,9 +284,11 @@ xf_status vkx_kernels_init(vkx_ctx *c, xf_dtype mode, int D, int G, vkx_kernels 
         uint32_t sp[4] = {32 * kt[0], (uint32_t)D, kt[0], kt[1]};
         XF_TRY(vkx_pipeline(c, t16 ? VKX_SH_ATTENTION_CMK_BF16 : VKX_SH_ATTENTION_CMK_F16, sp, 4, &k->attention16));
         k->att16_br = 16 * kt[0];
+        k->att16_name = "attention_cmk";
     } else if (k->a16) {
         att[6] = k->a16;
         XF_TRY(vkx_pipeline(c, VKX_SH_ATTENTION, att, 7, &k->attention16));
+        k->att16_name = "attention (scalar, 16-bit copy)";
     }
     k->att_bt = a[0] / a[1];
     k->att_qpt = a[2];
@@ -387,10 +356,11 @@ void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t
 
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
-                     int has_w, int out16) {
-    uint32_t pc[8] = {rows, n, x_off, x_ld, y_off, y_ld, 0, (has_w ? 1u : 0u) | (out16 == 3 ? 2u : 0u)};
+                     int has_w, vkx_norm_out out) {
+    uint32_t pc[8] = {rows, n, x_off, x_ld, y_off, y_ld, 0, (has_w ? 1u : 0u) | (out == VKX_NORM_16BLK ? 2u : 0u)};
     memcpy(&pc[6], &eps, 4);
-    vkx_dispatch_linear(c, out16 >= 2 ? k->rmsnorm16b : out16 ? k->rmsnorm16 : k->rmsnorm, s, pc, sizeof(pc), rows);
+    VkPipeline p = out >= VKX_NORM_F32_16BLK ? k->rmsnorm16b : out == VKX_NORM_F32_16 ? k->rmsnorm16 : k->rmsnorm;
+    vkx_dispatch_linear(c, p, s, pc, sizeof(pc), rows);
 }
 
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
@@ -403,18 +373,21 @@ void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_
 
 /* offs_lds: q_off, q_ld, k_off, k_ld, v_off, v_ld, o_off, o_ld. */
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
-                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16, xf_attn_mask mask) {
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], vkx_att_io io, xf_attn_mask mask) {
     uint32_t pc[14] = {T, nh, nkv};
     memcpy(&pc[3], offs_lds, 8 * sizeof(uint32_t));
     float scale = 1.0f / sqrtf((float)k->att_d);
     memcpy(&pc[11], &scale, 4);
     pc[12] = mask.kind == XF_MASK_FULL ? 1u : 0u; /* the shaders' attn_keys (common.glsl) */
     pc[13] = mask.window > 0 ? (uint32_t)mask.window : 0u;
-    if (out16 && k->att16_br)
-        vkx_dispatch(c, out16 == 3 ? k->attention16bi : out16 == 2 ? k->attention16b : k->attention16, s, pc,
-                     sizeof(pc), div_up(T, k->att16_br), nh);
-    else
-        vkx_dispatch(c, out16 ? k->attention16 : k->attention, s, pc, sizeof(pc), div_up(T, k->att_bt),
+    if (io != VKX_ATT_F32 && k->att16_br)
+        vkx_dispatch(c,
+                     io == VKX_ATT_16IN_16BLK ? k->attention16bi
+                     : io == VKX_ATT_16BLK    ? k->attention16b
+                                              : k->attention16,
+                     s, pc, sizeof(pc), div_up(T, k->att16_br), nh);
+    else /* the scalar kernel: fp32 out, and the 16-bit copy beside it (io F32_16) */
+        vkx_dispatch(c, io != VKX_ATT_F32 ? k->attention16 : k->attention, s, pc, sizeof(pc), div_up(T, k->att_bt),
                      nh / k->att_qpt);
 }
 

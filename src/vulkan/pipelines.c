@@ -44,10 +44,7 @@ static char *cache_file_path(const vkx_ctx *c, const char *cache_dir) {
     if (cache_dir && *cache_dir) {
         snprintf(dir, sizeof(dir), "%s", cache_dir);
     } else {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (xdg && *xdg) snprintf(dir, sizeof(dir), "%s/xfwd", xdg);
-        else if (home && *home) snprintf(dir, sizeof(dir), "%s/.cache/xfwd", home);
-        else return NULL;
+        if (!vkx_default_cache_dir(dir, sizeof(dir))) return NULL;
     }
     if (make_dirs(dir) != 0) return NULL;
     char uuid[2 * VK_UUID_SIZE + 1];
@@ -201,6 +198,10 @@ cleanup:
 }
 
 xf_status vkx_set(vkx_ctx *c, vkx_buffer *const *bufs, int n, VkDescriptorSet *out) {
+    return vkx_set_at(c, bufs, NULL, n, out);
+}
+
+xf_status vkx_set_at(vkx_ctx *c, vkx_buffer *const *bufs, const VkDeviceSize *offs, int n, VkDescriptorSet *out) {
     xf_status st = XF_OK;
     VkResult r = VK_ERROR_OUT_OF_POOL_MEMORY;
     for (int i = 0; i < c->n_pools && r != VK_SUCCESS; i++) {
@@ -222,8 +223,9 @@ xf_status vkx_set(vkx_ctx *c, vkx_buffer *const *bufs, int n, VkDescriptorSet *o
     VkWriteDescriptorSet w[VKX_BINDINGS];
     for (int i = 0; i < VKX_BINDINGS; i++) {
         const vkx_buffer *b = (i < n && bufs[i]) ? bufs[i] : &c->dummy;
-        VkDeviceSize range = b->size < c->max_range ? b->size : c->max_range;
-        bi[i] = (VkDescriptorBufferInfo){.buffer = b->buf, .offset = 0, .range = range};
+        VkDeviceSize off = (i < n && bufs[i] && offs) ? offs[i] : 0, size = b->size - off;
+        VkDeviceSize range = size < c->max_range ? size : c->max_range;
+        bi[i] = (VkDescriptorBufferInfo){.buffer = b->buf, .offset = off, .range = range};
         w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                       .dstSet = *out,
                                       .dstBinding = (uint32_t)i,
@@ -249,6 +251,7 @@ static void compute_barrier(vkx_ctx *c) {
 }
 
 void vkx_barrier_all(vkx_ctx *c) {
+    vkx_trace(c, "barrier");
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT};
@@ -259,6 +262,7 @@ void vkx_barrier_all(vkx_ctx *c) {
 void vkx_dispatch(vkx_ctx *c, VkPipeline p, VkDescriptorSet s, const void *pc, uint32_t pc_bytes,
                   uint32_t gx, uint32_t gy) {
     if (gx == 0 || gy == 0) return;
+    vkx_trace_dispatch(c, p, s, pc, pc_bytes, gx, gy);
     vkCmdBindPipeline(c->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p);
     vkCmdBindDescriptorSets(c->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->layout, 0, 1, &s, 0, NULL);
     if (pc_bytes) vkCmdPushConstants(c->cmd, c->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_bytes, pc);

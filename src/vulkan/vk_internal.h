@@ -76,6 +76,48 @@ typedef struct vkx_spirv {
 
 extern const vkx_spirv vkx_shaders[VKX_SH_COUNT]; /* shaders.c */
 
+/* ------------------------------------------------------------------ overrides */
+
+/* The environment, read once per context (overrides.c documents each variable). */
+typedef enum vkx_cm_cap { VKX_CM_CAP_NONE = 0, VKX_CM_CAP_NV, VKX_CM_CAP_KHR, VKX_CM_CAP_ALL } vkx_cm_cap;
+typedef enum vkx_mm_pick { VKX_MM_DEFAULT = 0, VKX_MM_DB, VKX_MM_CM2 } vkx_mm_pick;
+typedef enum vkx_glu_pick { VKX_GLU_DEFAULT = 0, VKX_GLU_OFF, VKX_GLU_CM2 } vkx_glu_pick;
+typedef enum vkx_att_pick {
+    VKX_ATT_PICK_DEFAULT = 0,
+    VKX_ATT_PICK_SCALAR,
+    VKX_ATT_PICK_KHR,
+    VKX_ATT_PICK_CM2,
+    VKX_ATT_PICK_CM2_SMEM
+} vkx_att_pick;
+/* How far the blocked-layout chain goes (each step needs the ones before it). */
+typedef enum vkx_layout_cap {
+    VKX_LAYOUT_ROWS = 0, /* row-major weights and activations */
+    VKX_LAYOUT_WBLOCK,   /* the layers' weights blocked */
+    VKX_LAYOUT_XBLOCK,   /* and the norms' 16-bit output (and act16 between gate|up and down) */
+    VKX_LAYOUT_OBLOCK,   /* and attention's 16-bit output */
+    VKX_LAYOUT_QKV16     /* and q|k|v in 16 bits from their multiply to attention (default) */
+} vkx_layout_cap;
+
+typedef struct vkx_overrides {
+    vkx_cm_cap coopmat;     /* XFWD_VK_COOPMAT */
+    vkx_mm_pick mm;         /* XFWD_VK_MM */
+    int cm_tile_set;        /* XFWD_VK_CM_TILE given: cm_tile = BM, BN, BK, WM, WN */
+    uint32_t cm_tile[5];
+    int cm_group;           /* its GM (-1: the default) */
+    vkx_glu_pick glu;       /* XFWD_VK_GLU */
+    vkx_att_pick att;       /* XFWD_VK_ATT */
+    vkx_layout_cap layout;  /* XFWD_VK_LAYOUT */
+    int require_coopmat;    /* XFWD_VK_REQUIRE_COOPMAT=1 */
+    int device;             /* XFWD_VK_DEVICE (-1: the first suitable) */
+    int validate, probe, profile, pipe_stats;
+    uint64_t max_buffer_range, weight_piece; /* 0: the device's */
+    uint32_t max_groups;
+} vkx_overrides;
+
+void vkx_overrides_read(vkx_overrides *o);
+const char *vkx_trace_path(void);                /* XFWD_VK_TRACE or NULL */
+int vkx_default_cache_dir(char *dir, size_t n);  /* $XDG_CACHE_HOME/xfwd or ~/.cache/xfwd; 0: neither */
+
 /* ------------------------------------------------------------------ context */
 
 typedef struct vkx_buffer {
@@ -110,6 +152,7 @@ typedef struct vkx_ctx {
     VkFence fence;
     int recording;
 
+    vkx_overrides ov;           /* the environment, read at creation */
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memprops;
     char device_name[256];
@@ -171,17 +214,11 @@ typedef struct vkx_ctx {
 
 /* Creates the context on the chosen device. cache_dir: where the pipeline cache
  * file lives (NULL: $XDG_CACHE_HOME/xfwd or ~/.cache/xfwd). XF_ERR_NO_DEVICE when
- * no Vulkan 1.2 device exists. Environment knobs (for tests and debugging):
- * XFWD_VK_DEVICE=i picks device i; XFWD_VK_VALIDATE=1 enables the Khronos
- * validation layer; XFWD_VK_NO_COOPMAT=1 disables cooperative matrices;
- * XFWD_VK_MAX_BUFFER_RANGE (bytes), XFWD_VK_WEIGHT_PIECE (bytes, weights only)
- * and XFWD_VK_MAX_GROUPS lower the device limits so that chunked submissions,
- * split weights and 2-D dispatches run on the tiny test models. */
+ * no Vulkan 1.2 device exists. The environment is read here, once, into c->ov
+ * (overrides.c: device choice, validation, lowered limits for the tests). */
 xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out);
 /* Saves the pipeline cache (failures ignored) and releases everything. */
 void vkx_ctx_destroy(vkx_ctx *c);
-/* Whether the environment switch `name` is set to "0" (a default turned off). */
-int vkx_env_off(const char *name);
 
 /* The context's one command buffer: begin, then end + submit + wait for the fence. */
 xf_status vkx_begin(vkx_ctx *c);
@@ -226,6 +263,9 @@ void vkx_cache_save(vkx_ctx *c);
 
 /* A descriptor set binding bufs[i] to binding i (NULL → the dummy buffer). */
 xf_status vkx_set(vkx_ctx *c, vkx_buffer *const *bufs, int n, VkDescriptorSet *out);
+/* The same binding bufs[i] from byte offs[i] (a multiple of minStorageBufferOffsetAlignment;
+ * offs NULL: 0) to its end: the op tests' guard regions before an output. */
+xf_status vkx_set_at(vkx_ctx *c, vkx_buffer *const *bufs, const VkDeviceSize *offs, int n, VkDescriptorSet *out);
 /* Returns every descriptor set to the pools (op tests, between calls). */
 void vkx_sets_reset(vkx_ctx *c);
 
@@ -240,6 +280,12 @@ void vkx_dispatch_linear(vkx_ctx *c, VkPipeline p, VkDescriptorSet s, const void
 /* Barrier that makes transfer writes visible to shaders and shader writes to
  * transfers and the host. */
 void vkx_barrier_all(vkx_ctx *c);
+
+/* Command trace (trace.c; XFWD_VK_TRACE=FILE): one line per recorded command. */
+void vkx_trace(vkx_ctx *c, const char *what);
+void vkx_trace_copy(vkx_ctx *c, VkDeviceSize src_off, VkDeviceSize dst_off, VkDeviceSize bytes);
+void vkx_trace_dispatch(vkx_ctx *c, VkPipeline p, VkDescriptorSet s, const void *pc, uint32_t pc_bytes, uint32_t gx,
+                        uint32_t gy);
 
 /* ------------------------------------------------------------------ op recorders */
 
@@ -297,6 +343,7 @@ typedef struct vkx_kernels {
     VkPipeline attention16b;
     VkPipeline attention16bi; /* attention16b reading 16-bit q, k, v, or NULL */
     VkPipeline qkrope16;      /* qkrope on 16-bit x (a16), or NULL */
+    const char *att16_name;    /* which kernel attention16 is (for printing) */
     uint32_t att16_br;         /* attention16 is a matrix-unit kernel (KHR or NV2): Br tokens × one
                                   head per workgroup (0: the scalar kernel) */
     VkPipeline attention;
@@ -326,20 +373,37 @@ void vkx_rec_glu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t M
                  int blocked, int x_blocked, int y_blocked);
 void vkx_rec_embed(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t H,
                    uint32_t row0, uint32_t nrows);
-/* out16: also write the 16-bit copy (k->a16; the set binds it) — rmsnorm, attention, swiglu;
- * rmsnorm's out16 = 2: that copy in the blocked layout (k->rmsnorm16b), 3: that copy alone
- * (no fp32 y); attention's out16 = 2: only that copy, blocked (k->attention16b), 3: the same
- * reading 16-bit q, k, v (k->attention16bi). */
+/* What a norm writes: fp32 y (k->rmsnorm); that and the 16-bit copy (k->rmsnorm16; the set
+ * binds it at 3); that copy in the blocked layout (k->rmsnorm16b); the blocked copy alone. */
+typedef enum vkx_norm_out {
+    VKX_NORM_F32 = 0,
+    VKX_NORM_F32_16 = 1,
+    VKX_NORM_F32_16BLK = 2,
+    VKX_NORM_16BLK = 3
+} vkx_norm_out;
+/* What attention reads and writes: fp32 q, k, v always except the last; fp32 out (k->attention);
+ * that and the 16-bit copy (k->attention16, binding 5); the 16-bit copy alone, blocked
+ * (k->attention16b); the same reading 16-bit q, k, v (k->attention16bi). */
+typedef enum vkx_att_io {
+    VKX_ATT_F32 = 0,
+    VKX_ATT_F32_16 = 1,
+    VKX_ATT_16BLK = 2,
+    VKX_ATT_16IN_16BLK = 3
+} vkx_att_io;
+/* How a layer's multiply reads x and writes y (on blocked weights): x row-major; x blocked
+ * (k->cmbx); x blocked and y in the 16-bit type (k->cmbx16). */
+typedef enum vkx_xio { VKX_X_ROWS = 0, VKX_X_BLOCKED = 1, VKX_X_BLOCKED_Y16 = 2 } vkx_xio;
+
 void vkx_rec_rmsnorm(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                      uint32_t x_off, uint32_t x_ld, uint32_t y_off, uint32_t y_ld, float eps,
-                     int has_w, int out16);
+                     int has_w, vkx_norm_out out);
 /* x16: x holds the 16-bit type (k->qkrope16) instead of fp32. */
 void vkx_rec_qkrope(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T, uint32_t nh,
                     uint32_t D, uint32_t x_off, uint32_t ld, int has_norm, float eps, int x16);
 /* Attention over the sequences of the span buffer (binding 4: [T] (start, end) of each
  * token's sequence), each query seeing the keys of its sequence `mask` allows. */
 void vkx_rec_attention(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t T,
-                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], int out16, xf_attn_mask mask);
+                       uint32_t nh, uint32_t nkv, const uint32_t offs_lds[8], vkx_att_io io, xf_attn_mask mask);
 void vkx_rec_swiglu(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t rows, uint32_t n,
                     const uint32_t offs_lds[6], int out16);
 void vkx_rec_pool(vkx_ctx *c, const vkx_kernels *k, VkDescriptorSet s, uint32_t B, uint32_t H,
@@ -369,6 +433,8 @@ xf_status vkx_weight_upload(vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols,
  * the padded matrix does not fit one piece. */
 xf_status vkx_weight_upload_blocked(vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, vkx_rows_fn fill,
                                     void *user, uint32_t bn, uint32_t bk, vkx_weight *w);
+/* Whether vkx_weight_upload_blocked stores such a matrix blocked (else row-major). */
+int vkx_blocked_fits(const vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, uint32_t bn, uint32_t bk);
 void vkx_weight_free(vkx_ctx *c, vkx_weight *w);
 /* The wkind (VKX_W_*) of a weight, for vkx_rec_linear. */
 int vkx_weight_kind(const vkx_weight *w);
@@ -426,6 +492,24 @@ xf_status vkx_rope_upload(vkx_ctx *c, const xf_model *m, uint32_t rows, vkx_mode
 
 /* ------------------------------------------------------------------ engine */
 
+/* The engine's kernel table: the layouts of the activations between ops and, for each op
+ * of the layer recipe, which recorder variant runs it — decided once (vkx_table_fill). */
+typedef struct vkx_table {
+    vkx_layout lay;          /* the layers' weights as uploaded */
+    int a16;                 /* the multiplies read 16-bit activations (k.a16 != 0) */
+    int glu;                 /* gate|up multiply fused with SwiGLU (the recipe's fuse_next rewrite;
+                                k.glu_vec, no unmerged LoRA) */
+    int xblk;                /* the layers' norms write xn16 blocked, q|k|v and gate|up read it so */
+    int ablk;                /* the fused gate|up writes act16 blocked, down reads it so */
+    int oblk;                /* attention writes att16 (alone) blocked, the o multiply reads it so */
+    int qkv16;               /* q|k|v written to qkv16 (16-bit), q/k norm + RoPE and attention on it */
+    int xn16_only;           /* the layers' norms write only xn16 (xblk, no unmerged LoRA reads xn) */
+    vkx_norm_out layer_norm; /* the layers' two norms */
+    vkx_norm_out final_norm;
+    vkx_xio qkv_x, o_x, gu_x, down_x; /* the layers' multiplies (on blocked weights) */
+    vkx_att_io att;
+} vkx_table;
+
 typedef struct vkx_layer_sets {
     VkDescriptorSet attn_norm, mlp_norm, qrope, krope, attn, swiglu, glu;
     VkDescriptorSet *qkv, *o, *gu, *down; /* one per weight piece */
@@ -454,13 +538,8 @@ typedef struct vkx_engine {
     vkx_buffer act;         /* [T, I] (empty when glu) */
     /* 16-bit copies read by the matrix multiplies when k.a16 (else empty) */
     vkx_buffer xn16, att16, act16;
-    vkx_buffer qkv16; /* qkv16_on: [T, qkv_ld] 16-bit q|k|v, in place of qkv */
-    int glu;                /* gate|up multiply fused with SwiGLU (k.glu_vec, no unmerged LoRA) */
-    int xblk;               /* the layers' norms write xn16 blocked, q|k|v and gate|up read it so */
-    int ablk;               /* the fused gate|up writes act16 blocked, down reads it so */
-    int oblk;               /* attention writes att16 (alone) blocked, the o multiply reads it so */
-    int qkv16_on;           /* q|k|v written to qkv16 (16-bit), q/k norm + RoPE and attention on it there */
-    int xn16_only;          /* the layers' norms write only xn16 (xblk, and no unmerged LoRA reads xn) */
+    vkx_buffer qkv16;       /* t.qkv16: [T, qkv_ld] 16-bit q|k|v, in place of qkv */
+    vkx_table t;            /* how each op of the recipe runs here (vkx_table_fill) */
     vkx_buffer u;           /* [T, r_max] LoRA intermediate */
     vkx_buffer pooled;      /* [B, H] */
     vkx_buffer cls;         /* [B, L] */
@@ -481,6 +560,12 @@ typedef struct vkx_engine {
     vkx_buffer *logits;
     VkDescriptorSet *logit_sets;   /* [chunk][lm_head piece] */
 } vkx_engine;
+
+/* Fills e->t once at creation, before the weights are uploaded (their layout is part of
+ * it): from the device's kernels (e->k), the model's shapes and the adapters (table.c). */
+void vkx_table_fill(vkx_engine *e);
+/* The table's entry for one recipe op, for printing (the backend's `kernel`). */
+void vkx_table_describe(const vkx_engine *e, const xf_op *op, xf_kernel_choice *out);
 
 /* Descriptor sets and scratch (backend.c); one forward of a plan with T ≤ tcap
  * recorded into one command buffer, submitted once (forward.c). */

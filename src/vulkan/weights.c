@@ -61,14 +61,19 @@ cleanup:
     return st;
 }
 
+int vkx_blocked_fits(const vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, uint32_t bn, uint32_t bk) {
+    uint64_t groups = bn ? ((uint64_t)rows + bn - 1) / bn : 0, group_bytes = (uint64_t)bn * cols * vkx_wt_size(wt);
+    uint64_t per_chunk = group_bytes ? c->staging.size / group_bytes : 0;
+    return bn && bk && rows != 0 && cols % bk == 0 && groups * group_bytes <= c->max_piece && per_chunk != 0;
+}
+
 xf_status vkx_weight_upload_blocked(vkx_ctx *c, vkx_wt wt, uint32_t rows, uint32_t cols, vkx_rows_fn fill,
                                     void *user, uint32_t bn, uint32_t bk, vkx_weight *w) {
     xf_status st = XF_OK;
     size_t es = vkx_wt_size(wt);
     uint64_t groups = bn ? ((uint64_t)rows + bn - 1) / bn : 0, group_bytes = (uint64_t)bn * cols * es;
     uint64_t per_chunk = group_bytes ? c->staging.size / group_bytes : 0;
-    if (!bn || !bk || rows == 0 || cols % bk || groups * group_bytes > c->max_piece || per_chunk == 0)
-        return vkx_weight_upload(c, wt, rows, cols, fill, user, w);
+    if (!vkx_blocked_fits(c, wt, rows, cols, bn, bk)) return vkx_weight_upload(c, wt, rows, cols, fill, user, w);
     char *tmp = NULL;
     memset(w, 0, sizeof(*w));
     w->wt = wt;
