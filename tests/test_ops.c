@@ -1,9 +1,12 @@
 /* test_ops.c — op by op: a backend's op table against the CPU reference on
- * random inputs of many shapes, odd sizes included, with guard words after
- * every output to catch out-of-bounds writes.
- *   test_ops [--backend cpu|cuda|vulkan] [--dtype D]
- * An op the backend does not offer is reported skipped; a backend without a
- * device makes the whole test skipped (exit 77). */
+ * random inputs of many shapes, odd sizes included, for every op of the recipe
+ * (and the fused gate|up + SwiGLU) × every kernel variant the backend's table can
+ * choose (its `variants`; the default alone when it has none) × the dtype asked for.
+ * The backend checks guard regions in device memory around each output (an error
+ * naming "guard"); here guard words after each host output catch the copy back.
+ *   test_ops [--backend cpu|cuda|vulkan] [--dtype D] [--op NAME]...   (--op: only those ops)
+ * An op or variant the backend or device does not offer is reported skipped, never
+ * passed; a backend without a device makes the whole test skipped (exit 77). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,9 @@ static const float guard_value = 1234567.0f;
 typedef struct run {
     const xf_op_table *ops;
     xf_dtype mode;
-    int failures, checks, skipped_ops, no_device;
+    int failures, checks, skipped, no_device;
+    char variant[112];  /* " [kernel, layout]" of the variant running, or "" */
+    char last_skip[256]; /* the last skip reason printed (repeats are counted, not printed) */
 } run;
 
 /* In 16-bit modes the backend rounds matrix inputs to bf16/f16; the reference is
@@ -51,14 +56,22 @@ static int outcome(run *r, xf_status st, const char *what) {
         r->no_device = 1;
         return 0;
     }
-    printf("  %-44s error: %s\n", what, xf_last_error());
+    if (st == XF_ERR_UNSUPPORTED) { /* this variant on this device or shape: skipped, never passed */
+        r->skipped++;
+        if (strcmp(r->last_skip, xf_last_error()) != 0) {
+            snprintf(r->last_skip, sizeof r->last_skip, "%s", xf_last_error());
+            printf("  %-44s%s skipped: %s\n", what, r->variant, r->last_skip);
+        }
+        return 0;
+    }
+    printf("  %-44s%s error: %s\n", what, r->variant, xf_last_error());
     r->failures++;
     return 0;
 }
 
 static void compare(run *r, const char *what, const float *out, const float *ref, int64_t n) {
-    char name[128];
-    snprintf(name, sizeof name, "%s", what);
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", what, r->variant);
     if (!guards_ok(out, n)) {
         printf("  %-44s FAIL: wrote past the end of its output\n", name);
         r->failures++;
@@ -225,6 +238,10 @@ static void test_attention(run *r) {
         {XF_MASK_CAUSAL, 3, 1, {200}, 8, 8, 16},
         {XF_MASK_CAUSAL, 40, 2, {300, 7}, 6, 2, 80},
         {XF_MASK_CAUSAL, 16, 1, {260}, 8, 4, 128},
+        /* GQA ratio 8: one-token sequences beside ones longer than a tile, every mask */
+        {XF_MASK_CAUSAL, 0, 2, {1, 70}, 8, 1, 64},
+        {XF_MASK_FULL, 0, 3, {33, 1, 130}, 16, 2, 128},
+        {XF_MASK_CAUSAL, 8, 2, {90, 1}, 8, 1, 32},
     };
     for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
         xf_attn_mask m = {(xf_mask_kind)masked[i].kind, masked[i].window};
@@ -250,13 +267,64 @@ static void test_swiglu(run *r) {
     }
 }
 
+/* gate|up then SwiGLU (fused where the backend has the kernel): W [2I, in] = gate rows, up rows. */
+static void test_linear_swiglu(run *r) {
+    static const int shapes[][3] = {{1, 64, 64}, {5, 136, 32}, {33, 64, 96}, {130, 128, 64}, {9, 72, 40}, {200, 64, 128}};
+    for (int k = 0; k < (int)(sizeof shapes / sizeof shapes[0]); k++) {
+        int T = shapes[k][0], in = shapes[k][1], I = shapes[k][2];
+        float *x = malloc(sizeof(float) * (size_t)(T * in)), *W = malloc(sizeof(float) * (size_t)(2 * I * in));
+        float *gu = malloc(sizeof(float) * (size_t)(T * 2 * I)), *ref = malloc(sizeof(float) * (size_t)(T * I));
+        float *out = alloc_out((int64_t)T * I);
+        xt_fill_uniform(x, T * in, 1200 + k, 1.0f);
+        xt_fill_uniform(W, 2 * I * in, 1300 + k, 2.0f / sqrtf((float)in));
+        round_inputs(r->mode, x, T * in);
+        round_inputs(r->mode, W, 2 * I * in);
+        xf_tensor Wt = {.data = W, .type = XF_W_F32, .ndim = 2, .shape = {2 * I, in}};
+        xf_ref_linear(x, &Wt, NULL, gu, T, in, 2 * I, 0);
+        for (int t = 0; t < T; t++) xf_ref_swiglu(gu + (size_t)t * 2 * I, gu + (size_t)t * 2 * I + I, ref + (size_t)t * I, I);
+        char what[96];
+        snprintf(what, sizeof what, "linear_swiglu T=%d in=%d I=%d", T, in, I);
+        if (outcome(r, r->ops->linear_swiglu(r->mode, x, W, out, T, in, I), what)) compare(r, what, out, ref, (int64_t)T * I);
+        free(x), free(W), free(gu), free(ref), free(out);
+        if (r->no_device) return;
+    }
+}
+
+/* One op's cases on each kernel variant the backend lists (the default alone without a list). */
+static void test_op(run *r, int id, void (*test)(run *)) {
+    xf_kernel_choice v[32];
+    int n = r->ops->variants ? r->ops->variants(id, r->mode, v, 32) : 0;
+    if (n > 32) n = 32;
+    if (n <= 0 || !r->ops->select) {
+        r->variant[0] = '\0';
+        test(r);
+        return;
+    }
+    for (int i = 0; i < n && !r->no_device; i++) {
+        if (r->ops->select(id, i) != XF_OK) {
+            printf("  variant %d of op %d: select failed: %s\n", i, id, xf_last_error());
+            r->failures++;
+            continue;
+        }
+        snprintf(r->variant, sizeof r->variant, " [%s%s%s%s%s]", v[i].kernel, v[i].tile[0] ? " " : "", v[i].tile,
+                 v[i].layout[0] ? ", " : "", v[i].layout);
+        r->last_skip[0] = '\0';
+        test(r);
+    }
+    r->ops->select(id, -1);
+    r->variant[0] = '\0';
+}
+
 int main(int argc, char **argv) {
     xf_backend backend = XF_BACKEND_CPU;
     xf_dtype mode = XF_DTYPE_F32;
+    const char *only[XF_OPT_COUNT];
+    int n_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--backend") && i + 1 < argc && !xt_parse_backend(argv[i + 1], &backend)) i++;
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !xt_parse_dtype(argv[i + 1], &mode)) i++;
-        else return fprintf(stderr, "usage: test_ops [--backend B] [--dtype D]\n"), 2;
+        else if (!strcmp(argv[i], "--op") && i + 1 < argc && n_only < XF_OPT_COUNT) only[n_only++] = argv[++i];
+        else return fprintf(stderr, "usage: test_ops [--backend B] [--dtype D] [--op NAME]...\n"), 2;
     }
     const xf_backend_ops *be = xf_backend_lookup(backend);
     printf("op tests: backend %s, dtype %s, against the CPU reference\n", xt_backend_name(backend), xt_dtype_name(mode));
@@ -265,30 +333,37 @@ int main(int argc, char **argv) {
         return XT_SKIP;
     }
     run r = {.ops = be->ops, .mode = mode};
+    /* every op id: the recipe's op kinds, then the fused gate|up + SwiGLU */
     struct {
         const char *name;
         const void *fn;
         void (*test)(run *);
-    } ops[] = {
-        {"rmsnorm", (const void *)be->ops->rmsnorm, test_rmsnorm},
-        {"linear", (const void *)be->ops->linear, test_linear},
-        {"qknorm_rope", (const void *)be->ops->qknorm_rope, test_qknorm_rope},
-        {"attention", (const void *)be->ops->attention, test_attention},
-        {"swiglu", (const void *)be->ops->swiglu, test_swiglu},
+    } ops[XF_OPT_COUNT] = {
+        [XF_OP_EMBED] = {"embed", NULL, NULL},
+        [XF_OP_RMSNORM] = {"rmsnorm", (const void *)be->ops->rmsnorm, test_rmsnorm},
+        [XF_OP_LINEAR] = {"linear", (const void *)be->ops->linear, test_linear},
+        [XF_OP_QK_ROPE] = {"qknorm_rope", (const void *)be->ops->qknorm_rope, test_qknorm_rope},
+        [XF_OP_ATTENTION] = {"attention", (const void *)be->ops->attention, test_attention},
+        [XF_OP_SWIGLU] = {"swiglu", (const void *)be->ops->swiglu, test_swiglu},
+        [XF_OP_POOL] = {"pool", NULL, NULL},
+        [XF_OPT_LINEAR_SWIGLU] = {"linear_swiglu", (const void *)be->ops->linear_swiglu, test_linear_swiglu},
     };
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (!ops[i].fn) {
-            printf("  %-44s skipped (not offered by this backend)\n", ops[i].name);
-            r.skipped_ops++;
+    for (int id = 0; id < XF_OPT_COUNT; id++) {
+        int wanted = n_only == 0;
+        for (int i = 0; i < n_only; i++) wanted |= !strcmp(only[i], ops[id].name);
+        if (!wanted) continue;
+        if (!ops[id].fn) { /* embed and pool: covered end to end (golden cases), no op entry */
+            printf("  %-44s skipped (no op entry in this backend)\n", ops[id].name);
+            r.skipped++;
             continue;
         }
-        ops[i].test(&r);
+        test_op(&r, id, ops[id].test);
         if (r.no_device) {
             printf("skipped: no %s device: %s\n", xt_backend_name(backend), xf_last_error());
             return XT_SKIP;
         }
     }
-    printf("%d passed, %d failed, %d skipped\n", r.checks - r.failures, r.failures, r.skipped_ops);
+    printf("%d passed, %d failed, %d skipped\n", r.checks - r.failures, r.failures, r.skipped);
     if (r.checks == 0 && r.failures == 0) return XT_SKIP; /* errors are failures, never a skip */
     return r.failures ? 1 : 0;
 }

@@ -44,8 +44,9 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/.cache/vulkan-testing/run AND NOT XFWD_SANITIZE)
   set(_cm_tests ops_vulkan_f16_coopmat ops_vulkan_f16_coopmat_db golden_vulkan_f16_coopmat_unfused)
   xf_add_test(NAME ops_vulkan_f16_coopmat TIMEOUT 900
     COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16)
+  # (db and grouped: the multiplies only; the full matrix runs in ops_vulkan_f16_coopmat)
   xf_add_test(NAME ops_vulkan_f16_coopmat_db TIMEOUT 900
-    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16)
+    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16 --op linear --op linear_swiglu)
   foreach(case ${XF_GOLDEN_CASES})
     xf_add_test(NAME golden_vulkan_f16_coopmat_${case} TIMEOUT 600
       COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_golden> --backend vulkan --dtype f16 --case ${XF_GOLDEN_DIR}/${case})
@@ -57,7 +58,7 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/.cache/vulkan-testing/run AND NOT XFWD_SANITIZE)
   # workgroups walking groups of 3 tile rows, and a tile whose W slice has fewer
   # 16-byte units than the workgroup has invocations (subgroups of 8 here)
   xf_add_test(NAME ops_vulkan_f16_coopmat_grouped TIMEOUT 900
-    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16)
+    COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_ops> --backend vulkan --dtype f16 --op linear --op linear_swiglu)
   xf_add_test(NAME golden_vulkan_f16_coopmat_grouped TIMEOUT 600
     COMMAND ${XF_VK_TESTING} $<TARGET_FILE:test_golden> --backend vulkan --dtype f16
             --case ${XF_GOLDEN_DIR}/qwen3-hd128-bf16)
