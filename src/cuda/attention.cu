@@ -1,7 +1,8 @@
 // attention.cu — varlen attention with GQA on tensor cores (bf16/f16, head_dim 64
 // or 128), flash-style: fp32 online softmax, fp32 accumulation, no T×T matrix in
-// memory; and the dispatcher that sends every other case (fp32 modes, other
-// head_dims) to attention_generic.cu. Every kernel takes the mask (causal or full,
+// memory; and xfc_attention, which launches the kernel the engine's kernel table
+// chose (xfc_attn_choice; attention_generic.cu for fp32 modes and other head_dims)
+// and never picks one itself. Every kernel takes the mask (causal or full,
 // optional sliding window: attention.cuh): a tile of queries walks only the key tiles
 // its rows see (for full attention all of the sequence's; with a window none left of
 // it) and masks elements only in the tiles that cross an edge of a row's key range.

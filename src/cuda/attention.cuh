@@ -1,6 +1,6 @@
 // attention.cuh — what the two attention kernels (attention.cu: tensor cores,
 // attention_generic.cu: any head_dim, exact fp32) share: the tile size, the mask
-// arithmetic and the generic launcher that attention.cu's dispatcher falls back to.
+// arithmetic and the generic kernel's launcher (xfc_attention calls it for XFC_ATTN_GENERIC).
 #ifndef XF_CUDA_ATTENTION_CUH
 #define XF_CUDA_ATTENTION_CUH
 
