@@ -12,9 +12,10 @@
 #include "../backend.h"
 #include "cuda_api.h"
 
-/* Attention variants, as the op tests and XFWD_ATTN_KERNEL name them. A variant that
+/* Attention variants, as the op tests and XFWD_ATTN_KERNEL name them. Where a variant
  * cannot run a shape (wgmma: compute capability 9.0 and head_dim 128; fa2, mma: bf16/f16
- * and head_dim 64/128) runs the table's choice for it instead. */
+ * and head_dim 64/128), a forward forced with XFWD_ATTN_KERNEL runs the table's choice
+ * and the op tests report the case unsupported (skipped). */
 typedef enum xfc_attn_variant {
     XFC_AV_WGMMA = 0,   /* wgmma, 4, 2 or 1 heads per block as the GQA group size allows (the default) */
     XFC_AV_WGMMA1,      /* wgmma, one head per block (the table's choice for odd GQA groups) */

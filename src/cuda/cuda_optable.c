@@ -269,6 +269,17 @@ cleanup:
     return st;
 }
 
+/* Whether the choice made for a forced attention variant is that variant. */
+static int variant_runs(int av, const xfc_attn_choice *c) {
+    switch (av) {
+    case XFC_AV_WGMMA: return c->kernel == XFC_ATTN_WGMMA;
+    case XFC_AV_WGMMA1: return c->kernel == XFC_ATTN_WGMMA && c->heads == 1;
+    case XFC_AV_FA2: return c->kernel == XFC_ATTN_FA2;
+    case XFC_AV_MMA: return c->kernel == XFC_ATTN_MMA;
+    default: return c->kernel == XFC_ATTN_GENERIC;
+    }
+}
+
 static xf_status op_attention(xf_dtype mode, const float *q, const float *k, const float *v, float *out,
                               const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
     xf_status st = XF_OK;
@@ -281,8 +292,11 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *k, con
     XF_CHECK(nkv > 0 && nh % nkv == 0, XF_ERR_INVALID_ARG, "cuda: %d heads are not a multiple of %d kv heads", nh, nkv);
     XF_TRY(ctx_get());
     XF_TRY(selected(XF_OP_ATTENTION, mode, &variant, &av));
-    /* the table's choice for this device and shape, or the selected variant where it can run it */
+    /* the table's choice for this device and shape, or the selected variant: one that cannot
+     * run this shape is reported unsupported (the test says skipped), never run as another */
     const xfc_attn_choice c = xfc_choose_attention(ctx.cc, t, D, nh, nkv, av);
+    XF_CHECK(av < 0 || variant_runs(av, &c), XF_ERR_UNSUPPORTED,
+             "cuda: attention variant %d cannot run head_dim %d with %d/%d heads here", variant, D, nh, nkv);
     const int bm = c.bm;
     XF_ALLOC(tiles, T / bm + B + 1);
     for (int s = 0; s < B; s++)
