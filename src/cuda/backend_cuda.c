@@ -54,6 +54,7 @@ void xfc_free(xfc_state *s, void *p) {
 static void cuda_destroy(void *state) {
     xfc_state *s = state;
     if (!s) return;
+    cudaSetDevice(s->device);  /* the device is per host thread: this one may not have set it */
     if (s->stream) cudaStreamSynchronize(s->stream);
     xfc_graphs_clear(s);
     xfc_scratch_free(s);
@@ -75,27 +76,29 @@ static void cuda_destroy(void *state) {
 
 /* XF_OK when a usable GPU is there; XF_ERR_NO_DEVICE otherwise. */
 xf_status xfc_check_device(int *device) {
-    int n = 0;
+    int n = 0, d = *device;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
         (void)cudaGetLastError();
         return xf_error(XF_ERR_NO_DEVICE, "cuda: no CUDA GPU is available (%s)",
                         e != cudaSuccess ? cudaGetErrorString(e) : "no devices found");
     }
+    if (d < 0 || d >= n)
+        return xf_error(XF_ERR_NO_DEVICE, "cuda: device %d: this machine has %d CUDA GPU%s (0 to %d)", d, n,
+                        n == 1 ? "" : "s", n - 1);
     struct cudaDeviceProp prop;
-    e = cudaGetDeviceProperties(&prop, 0);
-    if (e != cudaSuccess) return xf_error(XF_ERR_NO_DEVICE, "cuda: cannot query GPU 0: %s", cudaGetErrorString(e));
+    e = cudaGetDeviceProperties(&prop, d);
+    if (e != cudaSuccess) return xf_error(XF_ERR_NO_DEVICE, "cuda: cannot query GPU %d: %s", d, cudaGetErrorString(e));
     if (prop.major < 9)
-        return xf_error(XF_ERR_NO_DEVICE, "cuda: GPU 0 (%s) has compute capability %d.%d; this build runs on 9.0 and newer",
-                        prop.name, prop.major, prop.minor);
-    *device = 0;
+        return xf_error(XF_ERR_NO_DEVICE, "cuda: GPU %d (%s) has compute capability %d.%d; this build runs on 9.0 and newer",
+                        d, prop.name, prop.major, prop.minor);
     return XF_OK;
 }
 
 static xf_status cuda_create(const xf_backend_config *cfg, void **out) {
     xf_status st = XF_OK;
     xfc_state *s = NULL;
-    int device = 0;
+    int device = cfg->device;
     *out = NULL;
     XF_TRY(xfc_check_device(&device));
     const xf_config *c = &cfg->model->cfg;

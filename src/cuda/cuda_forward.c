@@ -429,6 +429,8 @@ xf_status xfc_forward(xfc_state *s, const xf_plan *p) {
     const double t0 = now_ms();
     const int T = p->n_tokens, B = p->n_seqs;
     XF_CHECK(T >= 1 && B >= 1, XF_ERR_INVALID_ARG, "cuda: empty plan");
+    /* the current device is per host thread: replicas run their forwards on their own threads */
+    CUDA_CHECK(cudaSetDevice(s->device));
     /* LoRA: none, one adapter for every sequence, or a mix (each adapter masked to its rows) */
     int lora_key = -1;
     if (s->n_adapters > 0) {

@@ -133,7 +133,8 @@ typedef struct xfc_state {
                                eagerly with per-family events instead of replaying the graph */
 } xfc_state;
 
-/* XF_OK with the device to use, or XF_ERR_NO_DEVICE (no GPU, or one older than sm_90). */
+/* XF_OK when CUDA device *device (an ordinal) exists and is sm_90 or newer, else
+ * XF_ERR_NO_DEVICE (no GPU, no such ordinal, or one older than sm_90). */
 xf_status xfc_check_device(int *device);
 
 /* Device allocation with accounting; failures name `what`. */
