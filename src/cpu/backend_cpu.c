@@ -120,24 +120,136 @@ xf_dtype xf_cpu_auto_dtype(const xf_model *m) {
     return XF_DTYPE_BF16;
 }
 
+/* ---------------------------------------------------------------- kernel table */
+
+/* The matrix multiply a forward runs for W as the backend holds it (fast_linear). */
+static void linear_name(const cpu_state *cs, const xf_tensor *W, char *k, size_t kn, char *l, size_t ln) {
+    const fast_ctx *fc = cs->ctx;
+    if (W->type == XF_W_BF16) {
+        snprintf(k, kn, "oneDNN bf16 matmul");
+        snprintf(l, ln, "bf16 W [out,in]; x rounded to bf16, f32 acc.");
+    } else {
+        snprintf(k, kn, "%s", fc->mm ? "oneDNN f32 matmul" : "cblas_sgemm");
+        snprintf(l, ln, "f32 W [out,in] row-major");
+    }
+}
+
+/* One kernel per op but linear, whose kernel follows the weight's storage
+ * (linear_name); chosen by the build (oneDNN or not) and the dtype, at creation. */
+static void cpu_kernel(void *state, const xf_op *op, xf_kernel_choice *out) {
+    char tile[32] = "";
+    if (xf_fast_attention_tile() > 0) snprintf(tile, sizeof tile, "%d queries", xf_fast_attention_tile());
+    const cpu_kernel_names names = {
+        .loops = "OpenMP threads",
+        .attention = xf_fast_attention_tile() > 0 ? "tiled attention (oneDNN sgemm, OpenMP)"
+                                                  : "attention loops per (token, head) (OpenMP)",
+        .att_tile = tile,
+        .linear = linear_name,
+    };
+    xf_cpu_kernel_entry(state, &names, op, out);
+}
+
 /* ---------------------------------------------------------------- op table */
+
+/* The op tests' choice per op (select): the variant + 1, 0 for the default. Test-only
+ * state, like the entry points it steers; not used by forwards. */
+static int chosen[XF_OPT_COUNT];
+
+/* linear's kernels in `mode`: bf16 has two (oneDNN bf16 for the matrices a forward holds
+ * in bf16, oneDNN f32 for the fp32 ones: LoRA factors, the score head); f32 one. */
+static int linear_variants(xf_dtype mode, xf_kernel_choice *out, int max) {
+    static const xf_kernel_choice bf16[2] = {
+        {"oneDNN bf16 matmul", "", "bf16 W [out,in]; x rounded to bf16, f32 acc."},
+        {"oneDNN f32 matmul", "", "f32 W [out,in] (LoRA factors, score head)"},
+    };
+#ifdef XFWD_HAVE_DNNL
+    static const xf_kernel_choice f32 = {"oneDNN f32 matmul", "", "f32 W [out,in] row-major"};
+#else
+    static const xf_kernel_choice f32 = {"cblas_sgemm", "", "f32 W [out,in] row-major"};
+#endif
+    const xf_kernel_choice *list = mode == XF_DTYPE_BF16 ? bf16 : &f32;
+    int n = mode == XF_DTYPE_BF16 ? 2 : 1;
+#ifndef XFWD_HAVE_DNNL
+    if (mode == XF_DTYPE_BF16) n = 0;
+#endif
+    if (mode == XF_DTYPE_F16) n = 0;
+    for (int i = 0; i < n && i < max; i++) out[i] = list[i];
+    return n;
+}
+
+static int cpu_variants(int id, xf_dtype mode, xf_kernel_choice *out, int max) {
+    if (fast_check_mode(mode) != XF_OK) {
+        xf_error_clear();
+        return 0;
+    }
+    if (id == XF_OP_LINEAR) return linear_variants(mode, out, max);
+    if (id == XF_OPT_LINEAR_SWIGLU) {
+        xf_kernel_choice lin[2];
+        const int n = linear_variants(mode, lin, 2);
+        for (int i = 0; i < n && i < max; i++) {
+            out[i] = lin[i];
+            snprintf(out[i].kernel, sizeof out[i].kernel, "%.40s x2, then swiglu", lin[i].kernel);
+        }
+        return n;
+    }
+    /* embed and pool have no entry point: nothing to test */
+    if (id != XF_OP_RMSNORM && id != XF_OP_QK_ROPE && id != XF_OP_ATTENTION && id != XF_OP_SWIGLU) return 0;
+    const xf_op op = {.kind = (xf_op_kind)id};
+    if (max > 0) cpu_kernel(NULL, &op, out);
+    return 1;
+}
+
+static xf_status cpu_select(int id, int variant) {
+    if (id < 0 || id >= XF_OPT_COUNT || variant < -1 || variant > (id == XF_OP_LINEAR || id == XF_OPT_LINEAR_SWIGLU))
+        return xf_error(XF_ERR_INVALID_ARG, "cpu: op %d has no kernel variant %d", id, variant);
+    chosen[id] = variant + 1;
+    return XF_OK;
+}
+
+/* y = x·Wᵀ + b in `mode` with the linear kernel `variant` (-1: the default): bf16 rounds W
+ * to bf16 as a checkpoint would store it, then runs the engine's path. */
+static xf_status run_linear(int variant, xf_dtype mode, const float *x, const float *W, const float *bias, float *y,
+                            int T, int in, int out, int accumulate) {
+    xf_status st = fast_check_mode(mode);
+    if (st != XF_OK) return st;
+    const int bf16 = mode == XF_DTYPE_BF16 && variant <= 0;
+    if (variant > 0 && mode != XF_DTYPE_BF16)
+        return xf_error(XF_ERR_UNSUPPORTED, "cpu: linear variant %d is a bf16-mode kernel", variant);
+    xf_mm *mm = NULL;
+    uint16_t *Wb = NULL;
+    st = xf_mm_create(bf16, &mm);
+    if (st == XF_ERR_UNSUPPORTED && !bf16 && mode != XF_DTYPE_BF16) {
+        xf_error_clear();  /* no oneDNN: BLAS sgemm, the f32 mode's kernel */
+        xf_fast_linear(x, W, bias, y, T, in, out, accumulate);
+        return XF_OK;
+    }
+    if (st == XF_OK && bf16) {
+        Wb = malloc(sizeof(uint16_t) * (size_t)out * (size_t)in + 1);
+        if (!Wb) st = xf_error(XF_ERR_NO_MEMORY, "out of host memory");
+        else xf_mm_to_bf16(W, Wb, (int64_t)out * in);
+    }
+    if (st == XF_OK)
+        st = bf16 ? xf_mm_linear_bf16(mm, x, Wb, bias, y, T, in, out, accumulate)
+                  : xf_mm_linear_f32(mm, x, W, bias, y, T, in, out, accumulate);
+    xf_mm_free(mm);
+    free(Wb);
+    return st;
+}
 
 static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const float *bias, float *y, int T,
                            int in, int out, int accumulate) {
-    xf_status st = fast_check_mode(mode);
-    if (st != XF_OK || mode != XF_DTYPE_BF16) {
-        if (st == XF_OK) xf_fast_linear(x, W, bias, y, T, in, out, accumulate);
-        return st;
-    }
-    /* bf16: W rounded to bf16 as a checkpoint would store it, then the engine's path */
-    xf_mm *mm = NULL;
-    uint16_t *Wb = malloc(sizeof(uint16_t) * (size_t)out * (size_t)in + 1);
-    if (!Wb) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
-    xf_mm_to_bf16(W, Wb, (int64_t)out * in);
-    st = xf_mm_create(1, &mm);
-    if (st == XF_OK) st = xf_mm_linear_bf16(mm, x, Wb, bias, y, T, in, out, accumulate);
-    xf_mm_free(mm);
-    free(Wb);
+    return run_linear(chosen[XF_OP_LINEAR] - 1, mode, x, W, bias, y, T, in, out, accumulate);
+}
+
+/* gate|up then SwiGLU as a forward runs it: two linears (gate rows, up rows), then swiglu */
+static xf_status op_linear_swiglu(xf_dtype mode, const float *x, const float *W, float *out, int T, int in, int I) {
+    const int v = chosen[XF_OPT_LINEAR_SWIGLU] - 1;
+    float *up = malloc(sizeof(float) * (size_t)T * (size_t)I + 1);
+    if (!up) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
+    xf_status st = run_linear(v, mode, x, W, NULL, out, T, in, I, 0);
+    if (st == XF_OK) st = run_linear(v, mode, x, W + (int64_t)I * in, NULL, up, T, in, I, 0);
+    if (st == XF_OK) xf_fast_swiglu(out, up, out, (int64_t)T * I);
+    free(up);
     return st;
 }
 
@@ -170,6 +282,9 @@ static const xf_op_table fast_ops = {
     .qknorm_rope = op_qknorm_rope,
     .attention = op_attention,
     .swiglu = op_swiglu,
+    .linear_swiglu = op_linear_swiglu,
+    .variants = cpu_variants,
+    .select = cpu_select,
 };
 
 const xf_backend_ops xf_backend_cpu = {
@@ -179,4 +294,5 @@ const xf_backend_ops xf_backend_cpu = {
     .peak_memory = xf_cpu_peak,
     .destroy = cpu_destroy,
     .ops = &fast_ops,
+    .kernel = cpu_kernel,
 };

@@ -49,12 +49,69 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *k, con
     return xf_cpu_check_mode(mode);
 }
 
+/* gate|up then SwiGLU as the reference forward runs it: two linears, then swiglu */
+static xf_status op_linear_swiglu(xf_dtype mode, const float *x, const float *W, float *out, int T, int in, int I) {
+    float *up = malloc(sizeof(float) * (size_t)T * (size_t)I + 1);
+    if (!up) return xf_error(XF_ERR_NO_MEMORY, "out of host memory");
+    xf_tensor Wg = {.data = W, .type = XF_W_F32, .ndim = 2, .shape = {I, in}};
+    xf_tensor Wu = {.data = W + (int64_t)I * in, .type = XF_W_F32, .ndim = 2, .shape = {I, in}};
+    xf_ref_linear(x, &Wg, NULL, out, T, in, I, 0);
+    xf_ref_linear(x, &Wu, NULL, up, T, in, I, 0);
+    xf_ref_swiglu(out, up, out, (int64_t)T * I);
+    free(up);
+    return xf_cpu_check_mode(mode);
+}
+
+/* ---------------------------------------------------------------- kernel table */
+
+static void ref_linear_name(const cpu_state *cs, const xf_tensor *W, char *k, size_t kn, char *l, size_t ln) {
+    (void)cs;
+    snprintf(k, kn, "ref loops (double acc.)");
+    snprintf(l, ln, "%s W [out,in] as stored, rows to f32", xf_cpu_wtype_name(W->type));
+}
+
+static const cpu_kernel_names ref_names = {
+    .loops = "ref loops, double",
+    .attention = "ref loops per (query, head), double",
+    .att_tile = "",
+    .linear = ref_linear_name,
+};
+
+/* Every op is its plain loop (ref_ops.c): one kernel per op, in f32 only. */
+static void ref_kernel(void *state, const xf_op *op, xf_kernel_choice *out) {
+    xf_cpu_kernel_entry(state, &ref_names, op, out);
+}
+
+static int ref_variants(int id, xf_dtype mode, xf_kernel_choice *out, int max) {
+    if (mode != XF_DTYPE_F32 && mode != XF_DTYPE_TF32) return 0;
+    /* embed and pool have no entry point: nothing to test */
+    if (id != XF_OP_RMSNORM && id != XF_OP_LINEAR && id != XF_OP_QK_ROPE && id != XF_OP_ATTENTION &&
+        id != XF_OP_SWIGLU && id != XF_OPT_LINEAR_SWIGLU)
+        return 0;
+    if (max < 1) return 1;
+    const xf_tensor W = {.type = XF_W_F32};
+    const xf_op op = {.kind = id == XF_OPT_LINEAR_SWIGLU ? XF_OP_LINEAR : (xf_op_kind)id};
+    ref_kernel(NULL, &op, out);
+    if (op.kind == XF_OP_LINEAR) ref_linear_name(NULL, &W, out->kernel, sizeof out->kernel, out->layout, sizeof out->layout);
+    if (id == XF_OPT_LINEAR_SWIGLU) snprintf(out->kernel, sizeof out->kernel, "ref loops x2, then swiglu");
+    return 1;
+}
+
+static xf_status ref_select(int id, int variant) {
+    if (id < 0 || id >= XF_OPT_COUNT || variant < -1 || variant > 0)
+        return xf_error(XF_ERR_INVALID_ARG, "cpu_ref: op %d has no kernel variant %d", id, variant);
+    return XF_OK;
+}
+
 static const xf_op_table ref_ops = {
     .rmsnorm = xf_cpu_op_rmsnorm,
     .linear = op_linear,
     .qknorm_rope = xf_cpu_op_qknorm_rope,
     .attention = op_attention,
     .swiglu = xf_cpu_op_swiglu,
+    .linear_swiglu = op_linear_swiglu,
+    .variants = ref_variants,
+    .select = ref_select,
 };
 
 const xf_backend_ops xf_backend_cpu_ref = {
@@ -64,4 +121,5 @@ const xf_backend_ops xf_backend_cpu_ref = {
     .peak_memory = xf_cpu_peak,
     .destroy = xf_cpu_destroy,
     .ops = &ref_ops,
+    .kernel = ref_kernel,
 };

@@ -1,8 +1,8 @@
-/* cpu_forward.c — one forward on the CPU, op by op, for a plan (one chunk of a
- * batch): embedding → layers (norm, q/k/v, q/k-norm + RoPE, attention, o_proj
- * into the residual, norm, gate/up, SwiGLU, down into the residual) → final
- * norm → the requested head. LoRA adds its low-rank term after each targeted
- * projection, per sequence. */
+/* cpu_forward.c — one forward on the CPU for a plan (one chunk of a batch): the
+ * executor of plan->recipe (recipe.h), op by op in order, with the kernels of the
+ * backend (cpu_kernels: the reference's or the fast path's). LoRA adds its low-rank
+ * term after each projection the op's lora bits name, per sequence. Also the CPU
+ * backends' shared parts: weights (converted or merged copies), scratch, RoPE table. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,112 +95,232 @@ static void apply_lora(cpu_state *cs, const xf_plan *p, int layer, xf_module mod
 
 static void to_f32(const xf_tensor *t, float *buf) { xf_tensor_to_f32(t, 0, xf_tensor_numel(t), buf); }
 
-static xf_status run_layer(cpu_state *cs, const xf_plan *p, int l, float *normw) {
-    const xf_config *c = &cs->model->cfg;
-    const xf_layer *L = &cs->layers[l];
+/* ---------------------------------------------------------------- the recipe executor */
+
+/* Where the recipe's logical buffers live on the CPU (recipe.h). QKV is three arrays
+ * (q, k, v) and GU two (gate, up): the documented rewrite that runs a concatenated
+ * LINEAR as one product per piece. ACT is gate, overwritten by SWIGLU in place.
+ * HIDDEN is xn when it is not the result (embed, classify): XN is dead once the last
+ * layer has run. POOLED is rows [B, H]. The result buffer (but X) is the caller's
+ * output itself, so nothing is copied; LOGITS and SCORES exist only as the result. */
+typedef struct cpu_view {
+    float *at[XF_BUF_COUNT];    /* the buffer's (first) array; NULL: not held on the CPU */
+} cpu_view;
+
+static cpu_view view_of(cpu_state *cs, const xf_plan *p) {
     cpu_scratch *s = &cs->s;
-    const int64_t T = p->n_tokens;
-    const int H = c->hidden, D = c->head_dim, NH = c->n_heads, NKV = c->n_kv_heads, I = c->intermediate;
-    const int Q = NH * D, KV = NKV * D;
-    const float eps = (float)c->eps;
-
-    /* attention block: h = x + o_proj(attn(rms(x))) */
-    to_f32(&L->attn_norm, normw);
-    cs->k->rmsnorm(s->x, normw, s->xn, T, H, eps);
-    cs->k->linear(cs->ctx, s->xn, &L->wq, &L->bq, s->q, T, H, Q, 0);
-    apply_lora(cs, p, l, XF_MOD_Q, s->xn, s->q, H, Q);
-    cs->k->linear(cs->ctx, s->xn, &L->wk, &L->bk, s->k, T, H, KV, 0);
-    apply_lora(cs, p, l, XF_MOD_K, s->xn, s->k, H, KV);
-    cs->k->linear(cs->ctx, s->xn, &L->wv, &L->bv, s->v, T, H, KV, 0);
-    apply_lora(cs, p, l, XF_MOD_V, s->xn, s->v, H, KV);
-    float *qn = NULL, *kn = NULL;
-    if (L->q_norm.data) {
-        qn = normw, kn = normw + D;
-        to_f32(&L->q_norm, qn);
-        to_f32(&L->k_norm, kn);
-    }
-    /* positions < p->max_seq_len <= cs->rope_rows (rope_reserve) */
-    cs->k->qknorm_rope(s->q, qn, eps, p->positions, T, NH, D, cs->rope_cos, cs->rope_sin);
-    cs->k->qknorm_rope(s->k, kn, eps, p->positions, T, NKV, D, cs->rope_cos, cs->rope_sin);
-    cs->k->attention(cs->ctx, s->q, Q, s->k, KV, s->v, KV, s->att, p->seq_start, p->n_seqs, NH, NKV, D,
-                     xf_config_mask(c, l));
-    cs->k->linear(cs->ctx, s->att, &L->wo, NULL, s->x, T, Q, H, 1);
-    apply_lora(cs, p, l, XF_MOD_O, s->att, s->x, Q, H);
-
-    /* MLP block: x' = h + down(silu(gate(rms(h))) ⊙ up(rms(h))) */
-    to_f32(&L->mlp_norm, normw);
-    cs->k->rmsnorm(s->x, normw, s->xn, T, H, eps);
-    cs->k->linear(cs->ctx, s->xn, &L->w_gate, NULL, s->gate, T, H, I, 0);
-    apply_lora(cs, p, l, XF_MOD_GATE, s->xn, s->gate, H, I);
-    cs->k->linear(cs->ctx, s->xn, &L->w_up, NULL, s->up, T, H, I, 0);
-    apply_lora(cs, p, l, XF_MOD_UP, s->xn, s->up, H, I);
-    cs->k->swiglu(s->gate, s->up, s->gate, T * I);
-    cs->k->linear(cs->ctx, s->gate, &L->w_down, NULL, s->x, T, I, H, 1);
-    apply_lora(cs, p, l, XF_MOD_DOWN, s->gate, s->x, I, H);
-    return XF_OK;
+    cpu_view v = {.at = {[XF_BUF_X] = s->x, [XF_BUF_XN] = s->xn, [XF_BUF_QKV] = s->q, [XF_BUF_ATT] = s->att,
+                         [XF_BUF_GU] = s->gate, [XF_BUF_ACT] = s->gate, [XF_BUF_HIDDEN] = s->xn,
+                         [XF_BUF_POOLED] = s->rows}};
+    if (p->recipe->result != XF_BUF_X) v.at[p->recipe->result] = p->out;
+    return v;
 }
 
-/* out [B, H]: pooled rows of hidden [T, H], optionally L2-normalised. */
-static void pool(const xf_plan *p, const float *hidden, int H, float *out) {
+/* One matrix of a LINEAR: QKV and GATE_UP have several (the rewrite above). */
+typedef struct cpu_piece {
+    const xf_tensor *W, *bias;
+    xf_module mod;      /* its LoRA module; XF_MOD_COUNT: none (lm_head, score) */
+    float *y;
+    int out;
+} cpu_piece;
+
+/* The pieces of op (a LINEAR) on the CPU's weights and buffers; 0 when the op names a
+ * weight the CPU does not hold. */
+static int linear_pieces(const cpu_state *cs, const xf_op *op, const cpu_view *v, cpu_piece pc[3]) {
+    const xf_config *c = &cs->model->cfg;
+    const cpu_scratch *s = &cs->s;
+    const int Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim, I = c->intermediate;
+    const xf_layer *L = op->layer >= 0 && op->layer < c->n_layers ? &cs->layers[op->layer] : NULL;
+    if (!L && op->weight != XF_WT_LM_HEAD && op->weight != XF_WT_SCORE) return 0;
+    switch (op->weight) {
+    case XF_WT_QKV:
+        if (op->dst != XF_BUF_QKV) return 0;
+        pc[0] = (cpu_piece){&L->wq, &L->bq, XF_MOD_Q, s->q, Q};
+        pc[1] = (cpu_piece){&L->wk, &L->bk, XF_MOD_K, s->k, KV};
+        pc[2] = (cpu_piece){&L->wv, &L->bv, XF_MOD_V, s->v, KV};
+        return 3;
+    case XF_WT_GATE_UP:
+        if (op->dst != XF_BUF_GU) return 0;
+        pc[0] = (cpu_piece){&L->w_gate, NULL, XF_MOD_GATE, s->gate, I};
+        pc[1] = (cpu_piece){&L->w_up, NULL, XF_MOD_UP, s->up, I};
+        return 2;
+    case XF_WT_O: pc[0] = (cpu_piece){&L->wo, NULL, XF_MOD_O, v->at[op->dst], op->out}; return 1;
+    case XF_WT_DOWN: pc[0] = (cpu_piece){&L->w_down, NULL, XF_MOD_DOWN, v->at[op->dst], op->out}; return 1;
+    case XF_WT_LM_HEAD: pc[0] = (cpu_piece){&cs->lm_head, NULL, XF_MOD_COUNT, v->at[op->dst], op->out}; return 1;
+    case XF_WT_SCORE: pc[0] = (cpu_piece){&cs->score, NULL, XF_MOD_COUNT, v->at[op->dst], op->out}; return 1;
+    default: return 0;
+    }
+}
+
+/* The norm weight of an RMSNORM op. */
+static const xf_tensor *norm_weight(const cpu_state *cs, const xf_op *op) {
+    const int in_layer = op->layer >= 0 && op->layer < cs->model->cfg.n_layers;
+    switch (op->weight) {
+    case XF_WT_ATTN_NORM: return in_layer ? &cs->layers[op->layer].attn_norm : NULL;
+    case XF_WT_MLP_NORM: return in_layer ? &cs->layers[op->layer].mlp_norm : NULL;
+    case XF_WT_FINAL_NORM: return &cs->final_norm;
+    default: return NULL;
+    }
+}
+
+const xf_tensor *xf_cpu_op_weight(const cpu_state *cs, const xf_op *op) {
+    if (op->kind == XF_OP_RMSNORM) return norm_weight(cs, op);
+    if (op->kind == XF_OP_EMBED) return &cs->embed;
+    if (op->kind != XF_OP_LINEAR) return NULL;
+    cpu_view v = {{0}};
+    cpu_piece pc[3];
+    return linear_pieces(cs, op, &v, pc) ? pc[0].W : NULL;
+}
+
+/* out [B, H]: L2-normalise each pooled row (in double). */
+static void l2_rows(float *out, int32_t B, int H) {
+    for (int32_t b = 0; b < B; b++) {
+        float *o = out + (int64_t)b * H;
+        double ss = 0;
+        for (int i = 0; i < H; i++) ss += (double)o[i] * o[i];
+        double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+        for (int i = 0; i < H; i++) o[i] = (float)(o[i] * inv);
+    }
+}
+
+/* out [B, H]: pooled rows of hidden [T, H] (mean in double), optionally L2-normalised. */
+static void pool(const xf_plan *p, const xf_op *op, const float *hidden, float *out) {
+    const int H = op->out;
     for (int32_t b = 0; b < p->n_seqs; b++) {
         const int32_t s0 = p->seq_start[b], s1 = p->seq_start[b + 1];
         float *o = out + (int64_t)b * H;
-        if (p->pooling == XF_POOL_MEAN) {
+        if (op->pooling == XF_POOL_MEAN) {
             for (int i = 0; i < H; i++) {
                 double acc = 0;
                 for (int32_t t = s0; t < s1; t++) acc += hidden[(int64_t)t * H + i];
                 o[i] = (float)(acc / (s1 - s0));
             }
         } else {
-            int32_t t = p->pooling == XF_POOL_FIRST ? s0 : s1 - 1;
+            int32_t t = op->pooling == XF_POOL_FIRST ? s0 : s1 - 1;
             memcpy(o, hidden + (int64_t)t * H, sizeof(float) * (size_t)H);
         }
-        if (p->normalize) {
-            double ss = 0;
-            for (int i = 0; i < H; i++) ss += (double)o[i] * o[i];
-            double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
-            for (int i = 0; i < H; i++) o[i] = (float)(o[i] * inv);
-        }
     }
+    if (op->normalize) l2_rows(out, p->n_seqs, H);
 }
 
+/* RMSNORM (ops[i]) then POOL(LAST) of its output (recipe.h's rewrite): normalise only
+ * each sequence's last row, straight into the pooled rows, when nothing after the pool
+ * reads the normalised rows. Row by row the kernels compute exactly what they compute
+ * over all rows. */
+static int pools_last(const xf_recipe *r, int32_t i) {
+    const xf_op *op = &r->ops[i], *next = i + 1 < r->n_ops ? &r->ops[i + 1] : NULL;
+    if (!next || next->kind != XF_OP_POOL || next->pooling != XF_POOL_LAST || next->src != op->dst ||
+        op->dst == r->result)
+        return 0;
+    for (int32_t j = i + 2; j < r->n_ops; j++)
+        if (r->ops[j].src == op->dst) return 0;
+    return 1;
+}
+
+static xf_status cannot_run(const xf_op *op) {
+    char what[160];
+    xf_op_format(op, what, sizeof what);
+    return xf_error(XF_ERR_INTERNAL, "cpu: the CPU backends cannot run recipe op \"%s\"", what);
+}
+
+/* Op i of the recipe on the CPU. *skip_next: the next op was done with this one. */
+static xf_status run_op(cpu_state *cs, const xf_plan *p, const cpu_view *v, int32_t i, float *normw, int *skip_next) {
+    const xf_op *op = &p->recipe->ops[i];
+    const xf_config *c = &cs->model->cfg;
+    cpu_scratch *s = &cs->s;
+    const int64_t T = p->n_tokens, rows = op->rows == XF_ROWS_B ? p->n_seqs : T;
+    const int D = c->head_dim, NH = c->n_heads, NKV = c->n_kv_heads, Q = NH * D, KV = NKV * D;
+    const float eps = (float)c->eps;
+    const int in_layer = op->layer >= 0 && op->layer < c->n_layers;
+    float *src = v->at[op->src], *dst = v->at[op->dst];
+    *skip_next = 0;
+    switch (op->kind) {
+    case XF_OP_EMBED:
+        if (!dst) break;
+        for (int64_t t = 0; t < T; t++)
+            xf_tensor_to_f32(&cs->embed, (int64_t)p->tokens[t] * op->out, op->out, dst + t * op->out);
+        return XF_OK;
+    case XF_OP_RMSNORM: {
+        const xf_tensor *w = norm_weight(cs, op);
+        if (!w || !src || !dst || op->in != op->out) break;
+        to_f32(w, normw);
+        const xf_op *next = pools_last(p->recipe, i) ? &p->recipe->ops[i + 1] : NULL;
+        float *pooled = next ? v->at[next->dst] : NULL;
+        if (pooled) {
+            for (int32_t b = 0; b < p->n_seqs; b++)
+                cs->k->rmsnorm(src + (int64_t)(p->seq_start[b + 1] - 1) * op->in, normw, pooled + (int64_t)b * op->in,
+                               1, op->in, eps);
+            if (next->normalize) l2_rows(pooled, p->n_seqs, op->in);
+            *skip_next = 1;
+            return XF_OK;
+        }
+        cs->k->rmsnorm(src, normw, dst, rows, op->in, eps);
+        return XF_OK;
+    }
+    case XF_OP_LINEAR: {
+        cpu_piece pc[3];
+        const int n = src ? linear_pieces(cs, op, v, pc) : 0;
+        if (n == 0 || (op->lora && (op->rows != XF_ROWS_T || !in_layer))) break;
+        for (int j = 0; j < n; j++) {
+            if (!pc[j].y) return cannot_run(op);
+            cs->k->linear(cs->ctx, src, pc[j].W, op->bias ? pc[j].bias : NULL, pc[j].y, rows, op->in, pc[j].out,
+                          op->accumulate);
+            if (pc[j].mod < XF_MOD_COUNT && (op->lora & (1u << pc[j].mod)))
+                apply_lora(cs, p, op->layer, pc[j].mod, src, pc[j].y, op->in, pc[j].out);
+        }
+        return XF_OK;
+    }
+    case XF_OP_QK_ROPE: {
+        if (op->src != XF_BUF_QKV || op->dst != XF_BUF_QKV || !in_layer) break;
+        const xf_layer *L = &cs->layers[op->layer];
+        float *qn = NULL, *kn = NULL;
+        if (op->norm) {
+            if (!L->q_norm.data || !L->k_norm.data) break;
+            qn = normw, kn = normw + D;
+            to_f32(&L->q_norm, qn);
+            to_f32(&L->k_norm, kn);
+        }
+        /* positions < p->max_seq_len <= cs->rope_rows (rope_reserve) */
+        cs->k->qknorm_rope(s->q, qn, eps, p->positions, T, NH, D, cs->rope_cos, cs->rope_sin);
+        cs->k->qknorm_rope(s->k, kn, eps, p->positions, T, NKV, D, cs->rope_cos, cs->rope_sin);
+        return XF_OK;
+    }
+    case XF_OP_ATTENTION:
+        if (op->src != XF_BUF_QKV || !dst) break;
+        cs->k->attention(cs->ctx, s->q, Q, s->k, KV, s->v, KV, dst, p->seq_start, p->n_seqs, NH, NKV, D, op->mask);
+        return XF_OK;
+    case XF_OP_SWIGLU:
+        if (op->src != XF_BUF_GU || op->dst != XF_BUF_ACT) break;
+        cs->k->swiglu(s->gate, s->up, s->gate, T * op->out);
+        return XF_OK;
+    case XF_OP_POOL:
+        if (!src || !dst || op->in != op->out) break;
+        pool(p, op, src, dst);
+        return XF_OK;
+    default: break;
+    }
+    return cannot_run(op);
+}
+
+/* Runs plan->recipe's ops in order; the result lands in plan->out (view_of), or is
+ * copied there when it is the residual stream (stop_layer). */
 xf_status xf_cpu_forward(cpu_state *cs, const xf_plan *p) {
     xf_status st = XF_OK;
     const xf_config *c = &cs->model->cfg;
-    const int64_t T = p->n_tokens;
-    const int H = c->hidden;
+    const xf_recipe *r = p->recipe;
     float *normw = NULL;
-    XF_TRY(scratch_reserve(cs, T, p->n_seqs));
+    if (!r || r->n_ops < 1) return xf_error(XF_ERR_INTERNAL, "cpu: the plan has no recipe");
+    XF_TRY(scratch_reserve(cs, p->n_tokens, p->n_seqs));
     XF_TRY(rope_reserve(cs, p->max_seq_len));
-    XF_ALLOC(normw, H > 2 * c->head_dim ? H : 2 * c->head_dim);
-    cpu_scratch *s = &cs->s;
-    for (int64_t t = 0; t < T; t++) xf_tensor_to_f32(&cs->embed, (int64_t)p->tokens[t] * H, H, s->x + t * H);
-    for (int l = 0; l < c->n_layers; l++) {
-        if (l == p->stop_layer) break;
-        XF_TRY(run_layer(cs, p, l, normw));
+    XF_ALLOC(normw, c->hidden > 2 * c->head_dim ? c->hidden : 2 * c->head_dim);
+    const cpu_view v = view_of(cs, p);
+    for (int32_t i = 0; i < r->n_ops; i++) {
+        int skip = 0;
+        XF_TRY(run_op(cs, p, &v, i, normw, &skip));
+        i += skip;
     }
-    if (p->stop_layer >= 0) {
-        memcpy(p->out, s->x, sizeof(float) * (size_t)(T * H));
-        goto cleanup;
-    }
-    to_f32(&cs->final_norm, normw);
-    switch (p->output) {
-    case XF_OUT_HIDDEN: cs->k->rmsnorm(s->x, normw, p->out, T, H, (float)c->eps); break;
-    case XF_OUT_LOGITS:
-        cs->k->rmsnorm(s->x, normw, s->xn, T, H, (float)c->eps);
-        cs->k->linear(cs->ctx, s->xn, &cs->lm_head, NULL, p->out, T, H, c->vocab, 0);
-        break;
-    case XF_OUT_EMBED:
-        cs->k->rmsnorm(s->x, normw, s->xn, T, H, (float)c->eps);
-        pool(p, s->xn, H, p->out);
-        break;
-    case XF_OUT_CLASSIFY:
-        for (int32_t b = 0; b < p->n_seqs; b++)
-            cs->k->rmsnorm(s->x + (int64_t)(p->seq_start[b + 1] - 1) * H, normw, s->rows + (int64_t)b * H, 1, H,
-                           (float)c->eps);
-        cs->k->linear(cs->ctx, s->rows, &cs->score, NULL, p->out, p->n_seqs, H, c->num_labels, 0);
-        break;
-    }
+    if (r->result == XF_BUF_X)
+        memcpy(p->out, cs->s.x, sizeof(float) * (size_t)p->n_tokens * (size_t)c->hidden);
 cleanup:
     free(normw);
     return st;
@@ -395,4 +515,52 @@ void xf_cpu_destroy(void *state) {
     pthread_mutex_destroy(&((cpu_state *)state)->lock);
     xf_cpu_state_free(state);
     free(state);
+}
+
+/* ---------------------------------------------------------------- kernel table */
+
+const char *xf_cpu_wtype_name(xf_wtype t) { return t == XF_W_BF16 ? "bf16" : t == XF_W_F16 ? "f16" : "f32"; }
+
+void xf_cpu_kernel_entry(const cpu_state *cs, const cpu_kernel_names *names, const xf_op *op, xf_kernel_choice *out) {
+    const xf_tensor *w = cs ? xf_cpu_op_weight(cs, op) : NULL;
+    const char *wt = w ? xf_cpu_wtype_name(w->type) : "f32";
+    memset(out, 0, sizeof *out);
+    switch (op->kind) {
+    case XF_OP_EMBED:
+        snprintf(out->kernel, sizeof out->kernel, "row gather to f32");
+        snprintf(out->layout, sizeof out->layout, "%s table [V,H] as held", wt);
+        break;
+    case XF_OP_RMSNORM:
+    case XF_OP_QK_ROPE:
+    case XF_OP_SWIGLU:
+        snprintf(out->kernel, sizeof out->kernel, "%s (%s)", xf_op_kind_name(op->kind), names->loops);
+        snprintf(out->layout, sizeof out->layout, "%s", op->kind == XF_OP_SWIGLU ? "f32, into gate (ACT = gate)"
+                                                        : op->kind == XF_OP_QK_ROPE ? "f32 q, k in place"
+                                                                                    : "f32 rows");
+        break;
+    case XF_OP_LINEAR: {
+        /* the fused QKV and GATE_UP run as one product per piece (recipe.h's rewrite) */
+        const char *pieces = op->weight == XF_WT_QKV ? " x3 (q,k,v)" : op->weight == XF_WT_GATE_UP ? " x2 (gate,up)" : "";
+        char k[64] = "", l[48] = "";
+        if (w) names->linear(cs, w, k, sizeof k, l, sizeof l);
+        snprintf(out->kernel, sizeof out->kernel, "%s%s%s", w ? k : "?", pieces, op->lora ? " + LoRA f32" : "");
+        snprintf(out->layout, sizeof out->layout, "%s", l);
+        break;
+    }
+    case XF_OP_ATTENTION:
+        snprintf(out->kernel, sizeof out->kernel, "%s", names->attention);
+        snprintf(out->tile, sizeof out->tile, "%s", names->att_tile);
+        snprintf(out->layout, sizeof out->layout, "f32 q, k, v arrays (rows strided)");
+        break;
+    case XF_OP_POOL:
+        /* POOL(LAST) after an RMSNORM: only the last rows are normalised (recipe.h's rewrite) */
+        snprintf(out->kernel, sizeof out->kernel, "%s%s",
+                 op->pooling == XF_POOL_LAST    ? "last rows, normed alone by the rmsnorm"
+                 : op->pooling == XF_POOL_MEAN ? "mean in double"
+                                                : "row copy",
+                 op->normalize ? " + L2 in double" : "");
+        snprintf(out->layout, sizeof out->layout, "f32 [B,H]");
+        break;
+    default: snprintf(out->kernel, sizeof out->kernel, "(not offered)"); break;
+    }
 }

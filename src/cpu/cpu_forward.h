@@ -1,6 +1,6 @@
 /* cpu_forward.h — the CPU forward driver shared by the reference and the fast
- * CPU backends: the same sequence of ops, with the kernels that differ passed
- * in as a small table. */
+ * CPU backends: both execute the plan's recipe (recipe.h) with the same executor,
+ * the kernels that differ passed in as a small table. */
 #ifndef XF_CPU_FORWARD_H
 #define XF_CPU_FORWARD_H
 
@@ -37,7 +37,7 @@ typedef struct cpu_scratch {
     float *gate;        /* [T, I] */
     float *up;          /* [T, I] */
     float *lora;        /* [T, r_max] */
-    float *rows;        /* [B, H] gathered last-token rows */
+    float *rows;        /* [B, H] the recipe's POOLED rows (when not the result) */
     size_t bytes;
 } cpu_scratch;
 
@@ -75,7 +75,11 @@ typedef enum cpu_weights {
 xf_status xf_cpu_state_init(cpu_state *cs, const xf_backend_config *cfg, cpu_weights w);
 void xf_cpu_state_free(cpu_state *cs);
 
+/* Runs plan->recipe (recipe.h) with cs's kernels. */
 xf_status xf_cpu_forward(cpu_state *cs, const xf_plan *plan);
+/* The weight a recipe op reads on the CPU (a LINEAR's first piece: wq of QKV, w_gate of
+ * GATE_UP), as the backend holds it (converted or merged copies); NULL when none. */
+const xf_tensor *xf_cpu_op_weight(const cpu_state *cs, const xf_op *op);
 void xf_cpu_scratch_free(cpu_scratch *s);
 /* Largest LoRA rank over the adapters. */
 int32_t xf_cpu_max_rank(const xf_adapter *const *adapters, int32_t n);
@@ -88,6 +92,17 @@ xf_status xf_cpu_op_rmsnorm(xf_dtype mode, const float *x, const float *w, float
 xf_status xf_cpu_op_qknorm_rope(xf_dtype mode, float *x, const float *w, float eps, const int32_t *pos, int T,
                                 int nh, int D, const float *cos, const float *sin);
 xf_status xf_cpu_op_swiglu(xf_dtype mode, const float *gate, const float *up, float *out, int64_t n);
+/* The kernel table of a CPU backend (backend.h: kernel): the entry of op, where
+ * `loops` names the backend's elementwise kernels (rmsnorm, qk_rope, swiglu), `attention`
+ * its attention kernel and `att_tile` that kernel's tile ("" none), and `linear(W)` the
+ * matrix multiply the backend runs for a weight as it holds it, with its layout. */
+typedef struct cpu_kernel_names {
+    const char *loops, *attention, *att_tile;
+    void (*linear)(const cpu_state *cs, const xf_tensor *W, char *kernel, size_t kn, char *layout, size_t ln);
+} cpu_kernel_names;
+void xf_cpu_kernel_entry(const cpu_state *cs, const cpu_kernel_names *names, const xf_op *op, xf_kernel_choice *out);
+/* The name of a storage type: "f32", "bf16", "f16". */
+const char *xf_cpu_wtype_name(xf_wtype t);
 /* create / peak / destroy of a CPU backend whose kernels are `k` (called with `ctx`);
  * weights as in xf_cpu_state_init. The caller checks cfg->dtype first. */
 xf_status xf_cpu_create(const xf_backend_config *cfg, const cpu_kernels *k, void *ctx, cpu_weights w, void **state);

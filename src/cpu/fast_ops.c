@@ -108,6 +108,22 @@ static void attention_tiled(const float *q, int64_t qs, const float *k, int64_t 
 }
 #endif
 
+const char *xf_fast_sgemm_name(void) {
+#ifdef XFWD_HAVE_DNNL
+    return "oneDNN sgemm";
+#else
+    return "cblas_sgemm";
+#endif
+}
+
+int xf_fast_attention_tile(void) {
+#ifdef XFWD_HAVE_DNNL
+    return ATT_QB;
+#else
+    return 0;
+#endif
+}
+
 void xf_fast_attention(const float *q, int64_t qs, const float *k, int64_t ks, const float *v, int64_t vs,
                        float *out, const int32_t *seq_start, int B, int nh, int nkv, int D, xf_attn_mask mask) {
 #ifdef XFWD_HAVE_DNNL
