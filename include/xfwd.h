@@ -184,6 +184,13 @@ void xf_engine_free(xf_engine *e);
 xf_backend xf_engine_backend(const xf_engine *e);
 /* Peak device (or host scratch) memory the engine has used, in bytes. */
 size_t xf_engine_peak_memory(const xf_engine *e);
+/* What the engine runs, as text for people (the format may change between versions):
+ * the recipe of one forward for hidden states — one line per op, its buffers, weight,
+ * mask and LoRA terms, with the kernel, tile and layout the backend chose for it — then
+ * the head ops of the folder's default output (classify, embed or logits). Layers whose
+ * ops and kernels are alike are printed once with their count. *text is malloc'ed;
+ * release it with free(). */
+xf_status xf_engine_describe(xf_engine *e, char **text);
 
 /* A batch: n_seqs independent sequences concatenated without padding.
  * Each sequence starts at position 0 and is attended with the model's mask

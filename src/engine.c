@@ -212,6 +212,11 @@ xf_status xf_engine_recipe(const xf_engine *e, xf_output what, xf_pooling poolin
     return xf_recipe_build(&a, r);
 }
 
+const xf_backend_ops *xf_engine_backend_ops(const xf_engine *e, void **state) {
+    *state = e->state;
+    return e->ops;
+}
+
 /* Runs the batch chunk by chunk: each chunk is a run of whole sequences with at
  * most max_tokens tokens (a longer sequence runs alone). */
 static xf_status run_locked(xf_engine *e, const xf_batch *b, xf_output what, xf_pooling pooling, int normalize, float *out,

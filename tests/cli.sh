@@ -56,6 +56,18 @@ import json, sys
 d = json.load(sys.stdin)
 assert d[\"labels\"] == [\"LABEL_0\", \"LABEL_1\", \"LABEL_2\"] and not d[\"has_lm_head\"], d
 print(d[\"num_labels\"], \"labels\")'"
+# info --verbose: the forward recipe on stderr, one line per op with its kernel; stdout stays one JSON object
+lq="$golden/qwen3-tiny-lora-qv"
+check "info verbose recipe" bash -c "'$xfwd' info --model '$lq' --verbose --backend cpu --dtype f32 --adapter '$lq/adapter' 2>'$work/r.txt' | python3 -c 'import json, sys; json.load(sys.stdin)' &&
+  grep -q '^layers 0-1, x 2 (every layer alike):' '$work/r.txt' &&
+  grep -q '^  L\*   attention QKV.* causal *| .*attention' '$work/r.txt' &&
+  grep -q '^  L\*   linear .*-> QKV.* lora{q,v} *| .*matmul x3 (q,k,v) + LoRA' '$work/r.txt' &&
+  grep -q '^head (logits: the folder' '$work/r.txt' && ! grep -q 'kernel table not filled' '$work/r.txt' &&
+  echo \$(grep -c '^  ' '$work/r.txt') lines || { cat '$work/r.txt'; false; }"
+check "info verbose cpu_ref merged" bash -c "'$xfwd' info --model '$lq' --verbose --backend cpu_ref --adapter '$lq/adapter' --merge-adapter 2>&1 >/dev/null |
+  grep -q '^  L\*   linear .*-> QKV\[T,256\] qkv *| ref loops'"
+check "info verbose classify head" bash -c "'$xfwd' info --model '$golden/qwen3-tiny-cls' --verbose --backend cpu 2>&1 >/dev/null |
+  grep -A3 '^head (classify' | grep -q 'linear    POOLED\[B,64\] -> SCORES\[B,3\] score'"
 check "bench tiny" bash -c "'$xfwd' bench --shape qwen3-tiny --backend cpu --batch 2 --seq 16 --iters 3 | grep -q 'tokens/s'"
 check "help" bash -c "'$xfwd' --help | grep -q 'xfwd hidden\|hidden'"
 

@@ -6,7 +6,7 @@
 
 static const char overview[] =
     "usage: xfwd <command> [options]      (xfwd <command> --help for its options)\n"
-    "  info       --model DIR                                  the model, as JSON\n"
+    "  info       --model DIR [--verbose]                      the model, as JSON (+ the forward recipe)\n"
     "  hidden     --model DIR --input IN.jsonl --output OUT    final hidden states [T, H]\n"
     "  logits     --model DIR --input IN.jsonl --output OUT    logits [T, V]\n"
     "  embed      --model DIR --input IN.jsonl --output OUT    embeddings [B, D] (the folder's pipeline)\n"
@@ -67,8 +67,12 @@ static const struct {
     int forward;  /* takes the forward flags */
     int engine;   /* takes the engine flags */
 } commands[] = {
-    {"info", "usage: xfwd info --model DIR\n  prints the model's architecture, heads and embedding pipeline as JSON\n",
-     "", 0, 0},
+    {"info", "usage: xfwd info --model DIR [--verbose [--backend B --dtype D --adapter DIR ...]]\n"
+             "  prints the model's architecture, heads and embedding pipeline as JSON\n"
+             "  --verbose                    also, on stderr: the engine the flags ask for and its forward recipe,\n"
+             "                               one line per op with the backend's kernel, tile and layout\n"
+             "  --adapter DIR [--merge-adapter]   a LoRA adapter (its terms show in the recipe)\n",
+     "", 0, 1},
     {"hidden", "usage: xfwd hidden --model DIR --input IN.jsonl --output OUT [options]\n"
                "  final hidden states: float32 [T_total, H] (.npy), or {\"id\": ..., \"hidden\": [[...], ...]} per line\n",
      "", 1, 1},

@@ -188,11 +188,38 @@ int xf_cli_parse(int argc, char **argv, const char *allowed, cli_opts *o) {
     return 0;
 }
 
+/* `xfwd info --verbose`: on stderr, the engine the flags ask for (backend, dtype,
+ * adapter) and what it runs (xf_engine_describe: the recipe with each op's kernel). */
+static int describe_engine(const xf_model *m, cli_opts *o) {
+    xf_adapter *ad = NULL;
+    xf_engine *e = NULL;
+    char *text = NULL;
+    int rc = 1;
+    if (o->adapter && xf_adapter_open(m, o->adapter, &ad) != XF_OK) {
+        xf_cli_fail("%s", xf_last_error());
+        goto done;
+    }
+    const xf_adapter *ads[1] = {ad};
+    if (xf_cli_engine(m, o, ad ? ads : NULL, &e)) goto done;
+    if (xf_engine_describe(e, &text) != XF_OK) {
+        xf_cli_fail("%s", xf_last_error());
+        goto done;
+    }
+    fprintf(stderr, "xfwd info: %s%s%s\n%s", o->chosen, ad ? (o->merge_adapter ? ", adapter merged: " : ", adapter: ") : "",
+            ad ? o->adapter : "", text);
+    rc = 0;
+done:
+    free(text);
+    xf_engine_free(e);
+    xf_adapter_free(ad);
+    return rc;
+}
+
 /* `xfwd info`: one JSON object — the architecture, what the folder declares about
  * attention and heads, and the sentence-embedding pipeline embed applies. */
 static int cmd_info(int argc, char **argv) {
     cli_opts o;
-    int rc = xf_cli_parse(argc, argv, "model", &o);
+    int rc = xf_cli_parse(argc, argv, "model verbose backend dtype adapter merge-adapter max-tokens threads cache-dir", &o);
     if (rc) return rc;
     if (!o.model) return fprintf(stderr, "xfwd info: --model DIR is required\n"), 2;
     xf_model *m = NULL;
@@ -236,6 +263,8 @@ static int cmd_info(int argc, char **argv) {
     char *text = json_dumps(d, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     rc = text ? (puts(text), 0) : xf_cli_fail("%s: a name in its config is not valid UTF-8", o.model);
     free(text);
+    fflush(stdout);
+    if (rc == 0 && o.verbose) rc = describe_engine(m, &o);
     json_decref(labels);
     json_decref(emb);
     json_decref(d);
