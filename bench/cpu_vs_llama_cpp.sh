@@ -7,8 +7,7 @@
 # runtime they were built against), unpacked into .cache/llama-cpp and run through that
 # runtime's own loader, as scripts/fetch-shader-tools.sh does for glslc; its CPU backend
 # is the one libggml0 builds for this CPU's family (GGML_BACKEND_PATH). The GGUF files
-# are random weights of the same shape, written by bench/cpu_llama_gguf.py with
-# testing's python3-gguf.
+# are random weights of the same shape, written by bench/cpu_llama_gguf.py (numpy only).
 #   xfwd:      xfwd bench --backend cpu --shape qwen3-0.6b --dtype D --batch 1 --seq 128 --threads N
 #   llama.cpp: llama-bench -m qwen3-0.6b-D.gguf -p 128 -n 0 -t N
 set -euo pipefail
@@ -22,7 +21,7 @@ if [ ! -x "$dest/root/usr/bin/llama-bench" ]; then
   . "$root/scripts/debian-testing.sh"
   rm -rf "$dest"
   mkdir -p "$dest/root"
-  pkgs=(llama.cpp-tools libllama0 libggml0 libssl3t64 libzstd1 zlib1g libgomp1 libc6 libstdc++6 libgcc-s1 python3-gguf)
+  pkgs=(llama.cpp-tools libllama0 libggml0 libssl3t64 libzstd1 zlib1g libgomp1 libc6 libstdc++6 libgcc-s1)
   suite="$(debian_fetch "$dest/dl" "$dest/debs" download "${pkgs[@]}")" ||
     { echo "llama.cpp: could not download ${pkgs[*]} from Debian testing or unstable" >&2; exit 1; }
   for f in "$dest"/debs/*.deb; do dpkg-deb -x "$f" "$dest/root"; done
@@ -46,8 +45,7 @@ llama_bench() {
 }
 for d in bf16 f32; do
   [ -f "$dest/qwen3-0.6b-$d.gguf" ] ||
-    PYTHONPATH="$dest/root/usr/lib/python3/dist-packages" /usr/bin/python3 "$root/bench/cpu_llama_gguf.py" \
-      "$dest/qwen3-0.6b-$d.gguf" --dtype "$d"
+    /usr/bin/python3 "$root/bench/cpu_llama_gguf.py" "$dest/qwen3-0.6b-$d.gguf" --shape qwen3-0.6b --dtype "$d"
 done
 
 echo "llama.cpp CPU backend: $(basename "$backend"); $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
