@@ -306,6 +306,11 @@ static void fill_rows_f32(void *user, uint32_t row0, uint32_t nrows, void *dst) 
     for (size_t i = 0; i < n; i++) d[i] = r->wt == VKX_WT_F16 ? xf_f32_to_f16(s[i]) : xf_f32_to_bf16(s[i]);
 }
 
+/* Host data to a new device buffer (an empty input: a small unused one). */
+static xf_status from_host(vkx_ctx *c, const void *src, size_t bytes, vkx_buffer *b) {
+    return bytes ? vkx_buffer_from(c, src, bytes, b) : vkx_buffer_create(c, 16, 0, b);
+}
+
 /* Runs the recorded work and waits. */
 #define RUN(record)                                                                                \
     do {                                                                                           \
@@ -334,7 +339,7 @@ static xf_status op_rmsnorm(xf_dtype mode, const float *x, const float *w, float
     if (io != VKX_NORM_F32 && n % 2) return unsupported(v, "an odd row length");
     if (blk && n % (int)k.blk_k) return unsupported(v, "rows that are not whole blocks");
     size_t n16 = blk ? padded_rows(&k, (size_t)rows) * n : nn;
-    XF_TRY(vkx_buffer_from(c, x, nn * 4 + 4, &bx));
+    XF_TRY(from_host(c, x, nn * 4, &bx));
     if (w) XF_TRY(vkx_buffer_from(c, w, (size_t)n * 4, &bw));
     XF_TRY(gbuf_make(c, NULL, nn * 4, &gy));
     if (io != VKX_NORM_F32) XF_TRY(gbuf_make(c, NULL, n16 * 2, &g16));
@@ -406,7 +411,7 @@ static xf_status op_linear(xf_dtype mode, const float *x, const float *W, const 
         size_t nx = (io == LIN_CMBX || io == LIN_CMBX16 ? padded_rows(&k, (size_t)T) : (size_t)T) * in;
         XF_TRY(vkx_buffer_from(c, x16, (nx + 1) * 2, &bx));
     } else {
-        XF_TRY(vkx_buffer_from(c, x, (size_t)T * in * 4 + 4, &bx));
+        XF_TRY(from_host(c, x, (size_t)T * in * 4, &bx));
     }
     if (bias) XF_TRY(vkx_buffer_from(c, bias, (size_t)out * 4, &bb));
     size_t ny = (size_t)T * out;
@@ -469,7 +474,7 @@ static xf_status op_qknorm_rope(xf_dtype mode, float *x, const float *w, float e
     if (w) XF_TRY(vkx_buffer_from(c, w, (size_t)D * 4, &bw));
     XF_TRY(vkx_buffer_from(c, cos, table, &bc));
     XF_TRY(vkx_buffer_from(c, sin, table, &bs));
-    XF_TRY(vkx_buffer_from(c, pos, (size_t)T * 4 + 4, &bp));
+    XF_TRY(from_host(c, pos, (size_t)T * 4, &bp));
     if (x16) { /* in place on the 16-bit copy (the forward's 16-bit q|k|v) */
         h16 = to16(k.wt, x, n);
         XF_CHECK(h16, XF_ERR_NO_MEMORY, "out of host memory");
@@ -530,9 +535,9 @@ static xf_status op_attention(xf_dtype mode, const float *q, const float *kk, co
         XF_TRY(vkx_buffer_from(c, k16, nk * 2 + 2, &bk));
         XF_TRY(vkx_buffer_from(c, v16, nk * 2 + 2, &bv));
     } else {
-        XF_TRY(vkx_buffer_from(c, q, nq * 4 + 4, &bq));
-        XF_TRY(vkx_buffer_from(c, kk, nk * 4 + 4, &bk));
-        XF_TRY(vkx_buffer_from(c, v_, nk * 4 + 4, &bv));
+        XF_TRY(from_host(c, q, nq * 4, &bq));
+        XF_TRY(from_host(c, kk, nk * 4, &bk));
+        XF_TRY(from_host(c, v_, nk * 4, &bv));
     }
     XF_TRY(vkx_buffer_from(c, span, (size_t)T * 8 + 4, &bs));
     XF_TRY(gbuf_make(c, NULL, nq * 4, &go));
@@ -656,7 +661,7 @@ static xf_status op_linear_swiglu(xf_dtype mode, const float *x, const float *W,
             XF_CHECK(x16 = to16(k.wt, x, (size_t)T * in), XF_ERR_NO_MEMORY, "out of host memory");
             XF_TRY(vkx_buffer_from(c, x16, ((size_t)T * in + 1) * 2, &bx));
         } else {
-            XF_TRY(vkx_buffer_from(c, x, (size_t)T * in * 4 + 4, &bx));
+            XF_TRY(from_host(c, x, (size_t)T * in * 4, &bx));
         }
         XF_TRY(vkx_buffer_create(c, (size_t)T * 2 * I * 4 + 4, 0, &bgu));
         XF_TRY(vkx_begin(c));

@@ -24,17 +24,8 @@ static const uint32_t linear_f16[] = {
 static const uint32_t linear_bf16[] = {
 #include "linear_bf16.spv.inc"
 };
-static const uint32_t linear_cm_f16[] = {
-#include "linear_cm_f16.spv.inc"
-};
-static const uint32_t linear_cm_f16s[] = {
-#include "linear_cm_f16s.spv.inc"
-};
 static const uint32_t linear_cm_f16d[] = {
 #include "linear_cm_f16d.spv.inc"
-};
-static const uint32_t linear_cm_f16p[] = {
-#include "linear_cm_f16p.spv.inc"
 };
 static const uint32_t linear_cmk_f16[] = {
 #include "linear_cmk_f16.spv.inc"
@@ -103,10 +94,7 @@ const vkx_spirv vkx_shaders[VKX_SH_COUNT] = {
     SPV(VKX_SH_LINEAR_F32, linear_f32),
     SPV(VKX_SH_LINEAR_F16, linear_f16),
     SPV(VKX_SH_LINEAR_BF16, linear_bf16),
-    SPV(VKX_SH_LINEAR_CM_F16, linear_cm_f16),
-    SPV(VKX_SH_LINEAR_CM_F16S, linear_cm_f16s),
     SPV(VKX_SH_LINEAR_CM_F16D, linear_cm_f16d),
-    SPV(VKX_SH_LINEAR_CM_F16P, linear_cm_f16p),
     SPV(VKX_SH_LINEAR_CMK_F16, linear_cmk_f16),
     SPV(VKX_SH_LINEAR_CMK_BF16, linear_cmk_bf16),
     SPV(VKX_SH_LINEAR_CMK_F16P, linear_cmk_f16p),

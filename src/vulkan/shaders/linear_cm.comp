@@ -77,11 +77,8 @@ layout(constant_id = 9) const uint SG = 32;    // subgroup size
 // DBUF: > 1 makes consecutive workgroups walk down groups of GM tile rows before
 // moving right (more reuse of the x and W tiles in L2 than row after row).
 layout(constant_id = 10) const uint GM = 0;
-// Tuning diagnostics (PF2; the results are wrong; bench/vulkan-h100.md): 1 = no
-// global loads after the first slice (shared-memory fragment loads, multiplies,
-// barriers); 2 = also no fragment loads in the loop (multiplies and barriers);
-// 3 = multiplies only; 7 = every slice loaded from the first one (hits in L1).
-layout(constant_id = 11) const uint DIAG = 0;
+// (constant 11 was a tuning diagnostic that computed wrong results on purpose, removed;
+// its measurements are in bench/vulkan-h100.md. The host still passes 0 there.)
 // DBUF: W uploaded in blocks (vkx_weight_upload_blocked): rows in groups of BN, each
 // group stored as K/BK consecutive BN×BK blocks, so that a slice of W is one
 // contiguous run of memory (K a multiple of BK, w_off a multiple of 8).
@@ -412,7 +409,7 @@ void main() {
     uvec4 ra0[UA], rb0[UB], ra1[UA], rb1[UB];
 #define FETCH(RA, RB, KB)                                                   \
     {                                                                       \
-    uint kb = DIAG == 7u ? 0u : (KB); /* DIAG 7: always the first slice */  \
+    uint kb = (KB);                                                         \
     [[unroll]] for (uint l = 0u; l < UA; l++) {                             \
         uint u = tid + l * WG;                                              \
         if (HAS_A(u))                                                       \
@@ -445,25 +442,9 @@ void main() {
         }                                                                   \
     }
     FETCH(ra0, rb0, 0u)
-    if (BK < pc.K && (DIAG == 0u || DIAG == 7u)) { FETCH(ra1, rb1, BK) }
+    if (BK < pc.K) { FETCH(ra1, rb1, BK) }
     STORE(ra0, rb0, 0u, 0u)
     barrier();
-    if (DIAG >= 1u && DIAG <= 3u) {
-        FRAG_A a0[FM];
-        FRAG_B b0[FN];
-        [[unroll]] for (uint i = 0u; i < FM; i++) CM_LOAD(a0[i], As, (wm0 + i * TM) * SA, SA, false);
-        [[unroll]] for (uint j = 0u; j < FN; j++) CM_LOAD(b0[j], Bs, (wn0 + j * TN) * SB, SB, true);
-        for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
-            if (DIAG == 1u) {
-                MULTIPLY(0u, 0u)
-            } else {
-                [[unroll]] for (uint ks = 0u; ks < BK / TK; ks++)
-                    [[unroll]] for (uint j = 0u; j < FN; j++)
-                        [[unroll]] for (uint i = 0u; i < FM; i++) acc[i][j] = CM_MULADD(a0[i], b0[j], acc[i][j]);
-            }
-            if (DIAG != 3u) barrier();
-        }
-    } else
     for (uint k0 = 0u; k0 < pc.K; k0 += 2u * BK) {
         // slice k0 in stage 0, slice k0+BK in set 1; set 0 is free
         if (k0 + 2u * BK < pc.K) { FETCH(ra0, rb0, k0 + 2u * BK) }
