@@ -157,7 +157,7 @@ void vkx_table_describe(const vkx_engine *e, const xf_op *op, xf_kernel_choice *
     }
     case XF_OP_SWIGLU:
         snprintf(out->kernel, sizeof out->kernel, "%s", t->glu ? "(fused into gate|up)" : t->a16 ? "swiglu16" : "swiglu");
-        snprintf(out->layout, sizeof out->layout, "%s", t->a16 ? "fp32 + 16-bit rows" : "fp32");
+        snprintf(out->layout, sizeof out->layout, "%s", t->glu ? "-" : t->a16 ? "fp32 + 16-bit rows" : "fp32");
         break;
     case XF_OP_POOL:
         snprintf(out->kernel, sizeof out->kernel, "pool");

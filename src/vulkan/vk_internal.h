@@ -3,11 +3,13 @@
  * the embedded SPIR-V shaders, pipelines (with an on-disk VkPipelineCache),
  * descriptor sets, and the recorders of each op (push constants + dispatch).
  *
- * Files: device.c (context), buffers.c (memory, upload/download),
- * pipelines.c (pipeline cache, pipelines, descriptor sets), ops.c (op recorders),
- * shaders.c (SPIR-V arrays), weights.c (model upload), forward.c (one forward
- * recorded into one command buffer), backend.c (the xf_backend_vulkan table),
- * ops_test.c (the op table used by the op-by-op tests). */
+ * Files: overrides.c (every environment switch, read once per context), device.c
+ * (context), buffers.c (memory, upload/download), pipelines.c (pipeline cache, pipelines,
+ * descriptor sets), ops.c (the kernels of a mode and the op recorders), table.c (the
+ * engine's kernel table: which variant runs each recipe op), shaders.c (SPIR-V arrays),
+ * weights.c (model upload), forward.c (the recipe recorded into one command buffer),
+ * backend.c (the xf_backend_vulkan table), ops_test.c (the op table, kernel variants and
+ * device-side guards of the op-by-op tests), trace.c (XFWD_VK_TRACE), profile.c. */
 #ifndef XF_VK_INTERNAL_H
 #define XF_VK_INTERNAL_H
 
