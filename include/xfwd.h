@@ -156,9 +156,10 @@ typedef struct xf_engine_options {
     int32_t n_adapters;
     int32_t merge_adapters; /* 1: fold adapter 0 into the weights at load (n_adapters must be 1) */
     const char *cache_dir;  /* where backends keep compiled-pipeline caches (NULL: default) */
-    int32_t device;         /* which GPU: the CUDA device ordinal, or the index among the Vulkan
-                             * loader's GPUs (0: the first); one engine per device makes replicas.
-                             * The CPU backends have one device, 0. */
+    int32_t device;         /* which GPU: the CUDA device ordinal, or the index among the Vulkan 1.2
+                             * devices ranked discrete GPU, integrated, virtual, CPU (0: the best);
+                             * one engine per device makes replicas. The CPU backends have one
+                             * device, 0. */
 } xf_engine_options;
 
 /* Fills opts with defaults: AUTO backend, F32, default max_tokens, no adapter. */

@@ -127,9 +127,6 @@ xf_status xf_engine_create(const xf_model *m, const xf_engine_options *opts, xf_
         .cache_dir = opts->cache_dir,
         .device = opts->device,
     };
-    /* CUDA chooses its device from cfg.device; Vulkan not yet: device 0 only */
-    XF_CHECK(opts->device == 0 || opts->backend != XF_BACKEND_VULKAN, XF_ERR_UNSUPPORTED,
-             "device %d: the Vulkan backend runs on device 0 only in this build", (int)opts->device);
     if (opts->backend == XF_BACKEND_AUTO) {
         const xf_backend_ops *cuda = xf_backend_lookup(XF_BACKEND_CUDA);
         if (cuda) {

@@ -3,6 +3,9 @@
 # engine checks of test_cuda.c. Without a GPU each exits 77 (skipped).
 if(XFWD_CUDA)
   set(XF_CUDA_MODES f32 tf32 bf16 f16)
+  # --devices 0,0: two CUDA engines (replicas) on GPU 0 give one engine's bytes
+  xf_add_test(NAME replicas_cuda TIMEOUT 300
+    COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/replicas.sh $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR} cuda)
   foreach(mode ${XF_CUDA_MODES})
     xf_add_test(NAME ops_cuda_${mode} COMMAND test_ops --backend cuda --dtype ${mode})
     foreach(case ${XF_GOLDEN_CASES})

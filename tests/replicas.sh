@@ -26,6 +26,13 @@ awk 'BEGIN { s = 7; for (i = 0; i < 300; i++) { s = (s * 1103515245 + 12345) % 2
   printf "{\"id\": %d, \"tokens\": [", i; for (k = 0; k < n; k++) { s = (s * 1103515245 + 12345) % 2147483648;
   printf "%s%d", (k ? ", " : ""), s % 250 } print "]}" } }' > "$work/in.jsonl"
 run() { "$xfwd" "$@" --backend "$backend" --quiet; }
+if [ "$backend" != cpu ] && ! "$xfwd" hidden --model "$golden/qwen3-tiny" --input <(echo '[1, 2]') --output "$work/probe.npy" \
+  --backend "$backend" 2> "$work/probe.err"; then
+  if grep -qiE "no (vulkan|cuda)|not built|no .*device" "$work/probe.err"; then
+    echo "skipped: $(cat "$work/probe.err")"
+    exit 77
+  fi
+fi
 for cmd in hidden logits embed; do
   for dev in 0,0 0,0,0; do
     check "$cmd --devices $dev = one engine (npy, chunks of <= 150 tokens)" bash -c "

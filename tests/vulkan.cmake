@@ -10,6 +10,9 @@ if(NOT XFWD_VULKAN)
   return()
 endif()
 
+# --devices 0,0: two Vulkan engines (replicas) on one device give one engine's bytes
+xf_add_test(NAME replicas_vulkan TIMEOUT 300
+  COMMAND ${XF_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/replicas.sh $<TARGET_FILE:xfwd_cli> ${XF_GOLDEN_DIR} vulkan)
 foreach(mode f32 f16 bf16)
   xf_add_test(NAME ops_vulkan_${mode} COMMAND test_ops --backend vulkan --dtype ${mode} TIMEOUT 300)
   foreach(case ${XF_GOLDEN_CASES})

@@ -247,7 +247,7 @@ static xf_status vk_create(const xf_backend_config *cfg, void **state) {
     e->qkv_ld = (e->NH + 2 * e->NKV) * e->D;
     XF_CHECK(e->NKV > 0 && e->NH % e->NKV == 0, XF_ERR_UNSUPPORTED, "vulkan: %u heads over %u kv heads",
              e->NH, e->NKV);
-    XF_TRY(vkx_ctx_create(cfg->cache_dir, &e->c));
+    XF_TRY(vkx_ctx_create(cfg->cache_dir, cfg->device, &e->c));
     XF_TRY(vkx_kernels_init(e->c, cfg->dtype, (int)e->D, (int)(e->NH / e->NKV), &e->k));
     XF_CHECK(!e->k.a16 || (e->H % 2 == 0 && e->I % 2 == 0), XF_ERR_UNSUPPORTED,
              "vulkan: 16-bit activations need an even hidden (%u) and intermediate (%u) size", e->H, e->I);

@@ -74,33 +74,40 @@ static int type_rank(VkPhysicalDeviceType t) {
     }
 }
 
-static xf_status pick_device(vkx_ctx *c) {
+/* The device: XFWD_VK_DEVICE=i (the loader's i-th, for benchmarks) when set; else the
+ * index-th of the Vulkan 1.2 devices ranked discrete GPU, integrated, virtual, CPU (the
+ * loader's order within a rank): index 0 is the best device, as before engines had one. */
+static xf_status pick_device(vkx_ctx *c, int index) {
     xf_status st = XF_OK;
-    uint32_t n = 0;
+    uint32_t n = 0, m = 0;
     VkPhysicalDevice *devs = NULL;
+    uint32_t *order = NULL;
     VK_CHECK(vkEnumeratePhysicalDevices(c->instance, &n, NULL));
     XF_CHECK(n > 0, XF_ERR_NO_DEVICE, "vulkan: no Vulkan device found");
     XF_ALLOC(devs, n);
+    XF_ALLOC(order, n);
     VK_CHECK(vkEnumeratePhysicalDevices(c->instance, &n, devs));
     long long want = c->ov.device;
     if (want >= 0)
         XF_CHECK(want >= 0 && want < (long long)n, XF_ERR_INVALID_ARG,
                  "vulkan: XFWD_VK_DEVICE=%lld but only %u devices", want, n);
-    int best = -1, best_rank = 99;
-    for (uint32_t i = 0; i < n; i++) {
-        VkPhysicalDeviceProperties p;
-        vkGetPhysicalDeviceProperties(devs[i], &p);
-        if (p.apiVersion < VK_API_VERSION_1_2) continue;
-        if (want >= 0 && (long long)i != want) continue;
-        if (type_rank(p.deviceType) < best_rank) {
-            best = (int)i;
-            best_rank = type_rank(p.deviceType);
+    for (int rank = 0; rank <= 4; rank++)
+        for (uint32_t i = 0; i < n; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            if (p.apiVersion < VK_API_VERSION_1_2 || type_rank(p.deviceType) != rank) continue;
+            if (want >= 0 && (long long)i != want) continue;
+            order[m++] = i;
         }
-    }
-    XF_CHECK(best >= 0, XF_ERR_NO_DEVICE, "vulkan: no Vulkan 1.2 device found (%u devices)", n);
-    c->phys = devs[best];
+    XF_CHECK(m > 0, XF_ERR_NO_DEVICE, "vulkan: no Vulkan 1.2 device found (%u devices)", n);
+    if (want < 0)
+        XF_CHECK(index >= 0 && (uint32_t)index < m, XF_ERR_NO_DEVICE,
+                 "vulkan: device %d: this machine has %u Vulkan 1.2 device%s (0 to %u)", index, m, m == 1 ? "" : "s",
+                 m - 1);
+    c->phys = devs[order[want < 0 ? index : 0]];
 cleanup:
     free(devs);
+    free(order);
     return st;
 }
 
@@ -504,14 +511,14 @@ void vkx_ts_read(vkx_ctx *c) {
         c->last_forward_ms = (double)(t[1] - t[0]) * c->ts_period_ns * 1e-6;
 }
 
-xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out) {
+xf_status vkx_ctx_create(const char *cache_dir, int device, vkx_ctx **out) {
     xf_status st = XF_OK;
     vkx_ctx *c = NULL;
     *out = NULL;
     XF_ALLOC(c, 1);
     vkx_overrides_read(&c->ov);
     XF_TRY(create_instance(c));
-    XF_TRY(pick_device(c));
+    XF_TRY(pick_device(c, device));
     XF_TRY(create_device(c));
     XF_CHECK(c->props.limits.maxPushConstantsSize >= VKX_PC_BYTES, XF_ERR_UNSUPPORTED,
              "vulkan: %s has %u bytes of push constants, %d needed", c->device_name,

@@ -153,7 +153,7 @@ static char g_ctx_error[512];
 /* The context (made once) and the kernels of mode for variant v, with its overrides. */
 static xf_status op_begin(const variant *v, xf_dtype mode, int D, int G, vkx_ctx **out, vkx_kernels *k) {
     if (!g_ctx && g_ctx_status == XF_OK) {
-        g_ctx_status = vkx_ctx_create(NULL, &g_ctx);
+        g_ctx_status = vkx_ctx_create(NULL, 0, &g_ctx);
         if (g_ctx_status != XF_OK) snprintf(g_ctx_error, sizeof(g_ctx_error), "%s", xf_last_error());
     }
     *out = g_ctx;

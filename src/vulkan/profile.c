@@ -157,7 +157,7 @@ xf_status xf_vk_gemm_time(xf_dtype mode, int M, int N, int K, int glu, int iters
     memset(ms, 0, 5 * sizeof(double));
     XF_CHECK(M >= 1 && N >= 2 && K >= 8 && iters >= 1 && (mode == XF_DTYPE_F16 || mode == XF_DTYPE_BF16),
              XF_ERR_INVALID_ARG, "vulkan gemm timing: bad arguments");
-    if (!g_gemm_ctx) XF_TRY(vkx_ctx_create(NULL, &g_gemm_ctx));
+    if (!g_gemm_ctx) XF_TRY(vkx_ctx_create(NULL, 0, &g_gemm_ctx));
     vkx_ctx *c = g_gemm_ctx;
     vkx_sets_reset(c);
     XF_TRY(vkx_kernels_init(c, mode, 0, 1, &k));

@@ -215,7 +215,7 @@ typedef struct vkx_ctx {
  * file lives (NULL: $XDG_CACHE_HOME/xfwd or ~/.cache/xfwd). XF_ERR_NO_DEVICE when
  * no Vulkan 1.2 device exists. The environment is read here, once, into c->ov
  * (overrides.c: device choice, validation, lowered limits for the tests). */
-xf_status vkx_ctx_create(const char *cache_dir, vkx_ctx **out);
+xf_status vkx_ctx_create(const char *cache_dir, int device, vkx_ctx **out);
 /* Saves the pipeline cache (failures ignored) and releases everything. */
 void vkx_ctx_destroy(vkx_ctx *c);
 
