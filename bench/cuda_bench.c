@@ -65,6 +65,7 @@ int main(int argc, char **argv) {
     xb_workload w = {0};
     int32_t *tokens = NULL, *positions = NULL, *seq_start = NULL, *rebased = NULL, *ids = NULL, *chunk = NULL;
     xf_plan *plans = NULL;
+    xf_recipe recipe = {0};
     double *replay = malloc(sizeof(double) * (size_t)iters), *total = malloc(sizeof(double) * (size_t)iters);
     float *out = NULL;
     char err[512], desc[256];
@@ -82,6 +83,13 @@ int main(int argc, char **argv) {
         goto done;
     }
     const int T = (int)w.tokens, B = w.n;
+    /* the recipe the engine would run for final hidden states (no adapters) */
+    const xf_recipe_args ra = {.cfg = c, .qkv_bias = m->layers[0].bq.data != NULL, .output = XF_OUT_HIDDEN,
+                               .pooling = XF_POOL_LAST, .stop_layer = -1};
+    if (xf_recipe_build(&ra, &recipe) != XF_OK) {
+        fprintf(stderr, "xfwd_cuda_bench: %s\n", xf_last_error());
+        goto done;
+    }
     if (!budget) budget = w.traffic ? XB_TRAFFIC_BUDGET : T;  /* B × S: one forward, as always */
     /* forwards: runs of whole sequences in input order, at most `budget` tokens each */
     chunk = malloc(sizeof(int32_t) * (size_t)(B + 1));
@@ -113,7 +121,7 @@ int main(int argc, char **argv) {
         int longest = 0;
         for (int b = s0; b <= s1; b++) rs[b - s0] = seq_start[b] - base;
         for (int b = s0; b < s1; b++) longest = w.lens[b] > longest ? w.lens[b] : longest;
-        plans[f] = (xf_plan){.n_tokens = Tf, .n_seqs = s1 - s0, .tokens = tokens + base, .seq_start = rs,
+        plans[f] = (xf_plan){.recipe = &recipe, .n_tokens = Tf, .n_seqs = s1 - s0, .tokens = tokens + base, .seq_start = rs,
                              .positions = positions + base, .adapter_ids = ids + s0, .max_seq_len = longest,
                              .output = XF_OUT_HIDDEN, .stop_layer = -1};
         rs += s1 - s0 + 1;
@@ -218,6 +226,7 @@ done:
     if (state) xf_backend_cuda.destroy(state);
     xf_model_free(m);
     xb_workload_free(&w);
+    xf_recipe_free(&recipe);
     free(tokens), free(positions), free(seq_start), free(rebased), free(ids), free(chunk), free(plans);
     free(replay), free(total), free(out);
     return rc;

@@ -15,6 +15,8 @@ mkdir -p "$dest/lib"
     mkdir -p "$dest/$(dirname "$f")"
     cp -p "$build/$f" "$dest/$f"
   done
+# folders the tests write into (made at configure time, empty until a test runs)
+(cd "$build" && find . -path '*CMakeFiles*' -prune -o -type d -print) | while read -r d; do mkdir -p "$dest/$d"; done
 pattern='libjansson|libmicrohttpd|libopenblas|libblas|libgfortran|libquadmath|libpcre2|libutf8proc|libgomp'
 find "$dest" -type f -perm -u+x ! -path "$dest/lib/*" | while read -r b; do
   ldd "$b" 2>/dev/null | awk '/=>/ {print $1, $3}' || true

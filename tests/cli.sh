@@ -61,7 +61,7 @@ lq="$golden/qwen3-tiny-lora-qv"
 check "info verbose recipe" bash -c "'$xfwd' info --model '$lq' --verbose --backend cpu --dtype f32 --adapter '$lq/adapter' 2>'$work/r.txt' | python3 -c 'import json, sys; json.load(sys.stdin)' &&
   grep -q '^layers 0-1, x 2 (every layer alike):' '$work/r.txt' &&
   grep -q '^  L\*   attention QKV.* causal *| .*attention' '$work/r.txt' &&
-  grep -q '^  L\*   linear .*-> QKV.* lora{q,v} *| .*matmul x3 (q,k,v) + LoRA' '$work/r.txt' &&
+  grep -q '^  L\*   linear .*-> QKV.* lora{q,v} *| .*\\(matmul\\|sgemm\\) x3 (q,k,v) + LoRA' '$work/r.txt' &&
   grep -q '^head (logits: the folder' '$work/r.txt' && ! grep -q 'kernel table not filled' '$work/r.txt' &&
   echo \$(grep -c '^  ' '$work/r.txt') lines || { cat '$work/r.txt'; false; }"
 check "info verbose cpu_ref merged" bash -c "'$xfwd' info --model '$lq' --verbose --backend cpu_ref --adapter '$lq/adapter' --merge-adapter 2>&1 >/dev/null |

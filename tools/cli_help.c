@@ -29,7 +29,7 @@ static const char engine_flags[] =
     "                               (bf16 for a BF16 checkpoint where the CPU has bf16 instructions)\n"
     "  --max-tokens N               tokens per forward and per chunk of input (default 8192)\n"
     "  --threads N                  CPU threads (0: all cores)\n"
-    "  --cache-dir DIR              compiled-pipeline cache (Vulkan; default ~/.cache/xfwd)\n"
+    "  --cache-dir DIR              Vulkan pipeline cache and CUDA matmul choices (default ~/.cache/xfwd)\n"
     "  --devices 0,1,...            hidden/logits/embed/classify: one engine (replica) per GPU listed;\n"
     "                               a chunk of input each, run side by side, written in input order\n";
 

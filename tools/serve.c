@@ -33,7 +33,7 @@ static const char serve_usage[] =
     "  --served-model-name NAME  the model name requests use and replies report (default: folder name)\n"
     "  --threads N               CPU threads of the engine (0: all cores)\n"
     "  --devices 0,1,...         one engine (replica) per GPU listed; requests go to whichever is free\n"
-    "  --cache-dir DIR           pipeline cache of the GPU backends\n"
+    "  --cache-dir DIR           Vulkan pipeline cache and CUDA matmul choices (default ~/.cache/xfwd)\n"
     "options take '--key value' or '--key=value'\n"
     "endpoints: POST /v1/embeddings, GET /v1/models (OpenAI); POST /embed /rerank /predict /tokenize,\n"
     "           GET /health /info /metrics (text-embeddings-inference); see README.md\n";

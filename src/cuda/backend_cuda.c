@@ -127,6 +127,7 @@ static xf_status cuda_create(const xf_backend_config *cfg, void **out) {
     if (s->sw.profile) XF_ALLOC(s->prof, 1);
     XF_TRY(xfc_malloc(s, &s->workspace, WORKSPACE_BYTES, "cuBLASLt workspace"));
     XF_TRY(xfc_gemm_init(&s->gemm, s->workspace, WORKSPACE_BYTES));
+    xfc_gemm_set_cache(&s->gemm, cfg->cache_dir && *cfg->cache_dir ? cfg->cache_dir : s->sw.cache_home, device);
     XF_TRY(xfc_upload_weights(s, cfg));
     XF_TRY(xfc_upload_adapters(s, cfg));
     s->weight_bytes = s->cur_bytes - WORKSPACE_BYTES;

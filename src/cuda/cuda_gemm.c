@@ -2,8 +2,14 @@
  * chosen algorithm (see cuda_gemm.h). Row-major Y = X·Wᵀ is cuBLASLt's
  * column-major Yᵀ = op(W)·Xᵀ with op = transpose ("TN"), the layout Hopper's
  * kernels prefer. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cuda_check.h"
 #include "cuda_gemm.h"
@@ -22,6 +28,118 @@ struct xfc_gemm_plan {
     cublasLtMatmulAlgo_t algo;
     int fallback;           /* 1: cuBLASLt has no algorithm for this shape; use xfc_gemm_simple */
 };
+
+/* ---------------------------------------------------------------- shared choices */
+
+enum { KEY_INTS = 13 };
+
+/* A tuned choice: the GPU (name, capability, cuBLASLt version), the shape's key, how many
+ * candidates the heuristic offered and which one was fastest. */
+typedef struct choice {
+    char gpu[160];
+    int key[KEY_INTS], n, pick;
+} choice;
+
+static pthread_mutex_t choices_lock = PTHREAD_MUTEX_INITIALIZER;
+static choice *choices;   /* every choice this process made or read, for every engine */
+static int n_choices, cap_choices;
+
+static const choice *choice_find(const char *gpu, const int *key) {
+    for (int i = 0; i < n_choices; i++)
+        if (!strcmp(choices[i].gpu, gpu) && !memcmp(choices[i].key, key, sizeof choices[i].key)) return &choices[i];
+    return NULL;
+}
+
+static void choice_add(const char *gpu, const int *key, int n, int pick) {
+    if (choice_find(gpu, key)) return;  /* the first one stays */
+    if (n_choices == cap_choices) {
+        int cap = cap_choices ? 2 * cap_choices : 64;
+        choice *grown = realloc(choices, sizeof *grown * (size_t)cap);
+        if (!grown) return;  /* not shared then; still correct */
+        choices = grown, cap_choices = cap;
+    }
+    choice *c = &choices[n_choices++];
+    snprintf(c->gpu, sizeof c->gpu, "%s", gpu);
+    memcpy(c->key, key, sizeof c->key);
+    c->n = n, c->pick = pick;
+}
+
+/* Reads the choices file (open, locked) into the table: lines "v1 KEY... n pick". */
+static void choices_read(int fd, const char *gpu) {
+    char buf[512];
+    FILE *f = fdopen(dup(fd), "r");
+    if (!f) return;
+    rewind(f);
+    while (fgets(buf, sizeof buf, f)) {
+        int k[KEY_INTS], n, pick, used = 0;
+        if (sscanf(buf, "v1 %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d%n", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5],
+                   &k[6], &k[7], &k[8], &k[9], &k[10], &k[11], &k[12], &n, &pick, &used) == 15 && used > 0 &&
+            pick >= 0 && pick < n)
+            choice_add(gpu, k, n, pick);
+    }
+    fclose(f);
+}
+
+/* mkdir -p of path's folder part up to (not including) the last '/'. */
+static void make_parents(const char *path) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+}
+
+void xfc_gemm_set_cache(xfc_gemm *g, const char *cache_dir, int device) {
+    struct cudaDeviceProp prop;
+    char name[96] = "unknown";
+    if (cudaGetDeviceProperties(&prop, device) == cudaSuccess)
+        snprintf(name, sizeof name, "%.80s-sm%d%d", prop.name, prop.major, prop.minor);
+    else (void)cudaGetLastError();
+    for (char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')) *p = '-';
+    snprintf(g->gpu, sizeof g->gpu, "%s-cublasLt%zu", name, cublasLtGetVersion());
+    g->choices[0] = 0;
+    if (cache_dir && *cache_dir) snprintf(g->choices, sizeof g->choices, "%s/matmul-%s.txt", cache_dir, g->gpu);
+}
+
+static int fastest(xfc_gemm *g, const xfc_gemm_plan *p, const cublasLtMatmulHeuristicResult_t *cand, int n,
+                   cudaStream_t s, const void *X, const void *W, void *Y, float beta);
+
+/* The candidate to use for a new shape: the one already chosen for it (this process, or
+ * any process through the file), else the fastest, timed now and recorded. */
+static int tuned_pick(xfc_gemm *g, const xfc_gemm_plan *p, const cublasLtMatmulHeuristicResult_t *cand, int n,
+                      cudaStream_t s, const void *X, const void *W, void *Y, float beta) {
+    const int key[KEY_INTS] = {p->M, p->N, p->K, p->ldx, p->ldw, p->ldy, p->beta1, (int)p->ab, (int)p->c,
+                               (int)p->mode, p->align_x, p->align_w, p->align_y};
+    int fd = -1, pick;
+    pthread_mutex_lock(&choices_lock);
+    const choice *c = choice_find(g->gpu, key);
+    if (!c && g->choices[0]) {
+        make_parents(g->choices);
+        fd = open(g->choices, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
+            choices_read(fd, g->gpu);
+            c = choice_find(g->gpu, key);
+        }
+    }
+    if (c && c->n == n && c->pick < n) {
+        pick = c->pick;
+    } else {
+        pick = fastest(g, p, cand, n, s, X, W, Y, beta);
+        if (!c) {
+            choice_add(g->gpu, key, n, pick);
+            if (fd >= 0)
+                dprintf(fd, "v1 %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d\n", key[0], key[1], key[2], key[3], key[4],
+                        key[5], key[6], key[7], key[8], key[9], key[10], key[11], key[12], n, pick);
+        }
+    }
+    if (fd >= 0) close(fd);  /* releases the lock */
+    pthread_mutex_unlock(&choices_lock);
+    return pick;
+}
 
 static cudaDataType_t cuda_type(xfc_type t) {
     return t == XFC_F32 ? CUDA_R_32F : t == XFC_BF16 ? CUDA_R_16BF : CUDA_R_16F;
@@ -139,7 +257,7 @@ static xf_status plan_create(xfc_gemm *g, xfc_gemm_plan *p, cudaStream_t s, cons
     int pick = 0;
     enum cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
     CUDA_CHECK(cudaStreamIsCapturing(s, &cap));
-    if (g->tuning && n > 1 && cap == cudaStreamCaptureStatusNone) pick = fastest(g, p, cand, n, s, X, W, Y, beta);
+    if (g->tuning && n > 1 && cap == cudaStreamCaptureStatusNone) pick = tuned_pick(g, p, cand, n, s, X, W, Y, beta);
     p->algo = cand[pick].algo;
 cleanup:
     if (pref) cublasLtMatmulPreferenceDestroy(pref);

@@ -16,6 +16,10 @@ void xfc_switches_read(xfc_switches *sw) {
     sw->attn = -1;
     for (int v = 0; attn && v < XFC_AV_COUNT; v++)
         if (!strcmp(attn, av_names[v])) sw->attn = v;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");  /* as the Vulkan pipeline cache */
+    sw->cache_home[0] = 0;
+    if (xdg && *xdg) snprintf(sw->cache_home, sizeof sw->cache_home, "%s/xfwd", xdg);
+    else if (home && *home) snprintf(sw->cache_home, sizeof sw->cache_home, "%s/.cache/xfwd", home);
 }
 
 int xfc_device_cc(int device) {

@@ -29,6 +29,7 @@ typedef enum xfc_attn_variant {
 typedef struct xfc_switches {
     int profile;        /* XFWD_PROFILE=1: forwards run eagerly, timed per op family */
     int attn;           /* XFWD_ATTN_KERNEL=wgmma|wgmma1|fa2|mma|generic: an xfc_attn_variant; -1 unset */
+    char cache_home[512]; /* the default cache folder: $XDG_CACHE_HOME/xfwd, else $HOME/.cache/xfwd; "" none */
 } xfc_switches;
 
 void xfc_switches_read(xfc_switches *sw);
