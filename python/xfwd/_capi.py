@@ -147,6 +147,7 @@ _SIGNATURES = {
     "xf_engine_free": (None, [P]),
     "xf_engine_backend": (ctypes.c_int, [P]),
     "xf_engine_peak_memory": (ctypes.c_size_t, [P]),
+    "xf_engine_describe": (st, [P, ctypes.POINTER(ctypes.c_void_p)]),
     "xf_engine_hidden": (st, [P, ctypes.POINTER(Batch), fp]),
     "xf_engine_logits": (st, [P, ctypes.POINTER(Batch), fp]),
     "xf_engine_embed": (st, [P, ctypes.POINTER(Batch), ctypes.c_int, ctypes.c_int, fp]),

@@ -433,6 +433,18 @@ class Model:
                 _capi.free(ptr)
         return texts[0] if single else texts
 
+    def describe(self):
+        """What the engine runs, as text: the forward's recipe, one line per op with the
+        kernel, tile and layout the backend chose (what `xfwd info --verbose` prints)."""
+        self._live()
+        ptr = ctypes.c_void_p()
+        with self._lock:
+            check(_capi.fn("xf_engine_describe")(self._engine, ctypes.byref(ptr)))
+        try:
+            return ctypes.string_at(ptr).decode("utf-8", "replace")
+        finally:
+            _capi.free(ptr)
+
     def prompt(self, name):
         """The folder's prompt text called `name` (config_sentence_transformers.json)."""
         text = ctypes.c_char_p()

@@ -16,6 +16,18 @@ QWEN3_TOKENIZER = os.path.join(TOKENIZERS, "qwen3", "tokenizer.json")
 REFERENCE_IDS = os.path.join(os.path.dirname(GOLDEN), "tokenizer", "qwen3.jsonl")
 
 
+def test_describe():
+    """describe(): the recipe with each op's kernel, as the CLI's info --verbose prints it."""
+    lora = os.path.join(GOLDEN, "qwen3-tiny-lora-qv")
+    with xfwd.Model(lora, backend="cpu", dtype="f32", adapters={"qv": os.path.join(lora, "adapter")}) as m:
+        text = m.describe()
+    assert "on backend cpu" in text, text
+    assert any(l.strip().startswith("L*   attention") and "causal" in l for l in text.splitlines()), text
+    assert "lora{q,v}" in text and "kernel table not filled" not in text, text
+    with pytest.raises(xfwd.Error):
+        m.describe()  # closed
+
+
 def test_info():
     with xfwd.Model(TINY, backend="cpu", dtype="auto") as m:
         info = m.info
