@@ -90,7 +90,7 @@ class Model:
     """A model folder and an engine to run it.
 
     Model(path, backend="auto", dtype="auto", adapters=None, *, max_tokens=0,
-          threads=0, cache_dir=None, tokenizer=None)
+          threads=0, cache_dir=None, tokenizer=None, device=0)
 
     backend: "auto" (CUDA when a GPU is present, else the fast CPU path), "cpu",
              "cpu_ref", "cuda" or "vulkan".
@@ -105,13 +105,15 @@ class Model:
              (None: the base model).
     tokenizer: a tokenizer.json path (default: the folder's tokenizer.json, opened
              on first use of text input).
+    device:  which GPU (the CUDA ordinal, or the index among the Vulkan devices, GPUs
+             first); one Model per device makes replicas. The CPU has device 0 only.
 
     One Model runs one forward at a time (calls from several threads queue on a
     lock); forwards release the GIL, so Models in different threads compute
     concurrently. Use it as a context manager, or call close()."""
 
     def __init__(self, path, backend="auto", dtype="auto", adapters=None, *, max_tokens=0, threads=0,
-                 cache_dir=None, tokenizer=None):
+                 cache_dir=None, tokenizer=None, device=0):
         self._model = self._engine = self._tokenizer = None
         self._adapters = []
         self._lock = threading.Lock()        # one forward at a time on this Model
@@ -132,7 +134,7 @@ class Model:
                 a = ctypes.c_void_p()
                 check(_capi.fn("xf_adapter_open")(self._model, str(adapters[name]).encode(), ctypes.byref(a)))
                 self._adapters.append(a)
-            self._create_engine(backend_id, dtype, max_tokens, threads, cache_dir)
+            self._create_engine(backend_id, dtype, max_tokens, threads, cache_dir, device)
         except BaseException:
             self.close()
             raise
@@ -140,10 +142,11 @@ class Model:
 
     # ---------------------------------------------------------------- setup
 
-    def _engine_options(self, backend_id, dtype_id, max_tokens, threads, cache_dir):
+    def _engine_options(self, backend_id, dtype_id, max_tokens, threads, cache_dir, device):
         o = _capi.EngineOptions()
         _capi.fn("xf_engine_options_init")(ctypes.byref(o))
         o.backend, o.dtype, o.max_tokens, o.n_threads = backend_id, dtype_id, max_tokens, threads
+        o.device = device
         if self._adapters:
             self._adapter_array = (ctypes.c_void_p * len(self._adapters))(*[a.value for a in self._adapters])
             o.adapters = ctypes.cast(self._adapter_array, ctypes.POINTER(ctypes.c_void_p))

@@ -28,6 +28,14 @@ def test_describe():
         m.describe()  # closed
 
 
+def test_device():
+    """device=: the engine's device; the CPU has device 0 only, so device=1 is refused by name."""
+    with xfwd.Model(TINY, backend="cpu", device=0) as m:
+        assert m.backend == "cpu"
+    with pytest.raises(xfwd.Error, match="device 1"):
+        xfwd.Model(TINY, backend="cpu", device=1)
+
+
 def test_info():
     with xfwd.Model(TINY, backend="cpu", dtype="auto") as m:
         info = m.info
