@@ -15,15 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tool="python3 $here/golden_tool.py"
 work=$(mktemp -d /tmp/xfwd-stream-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # check NAME command...
-  local name=$1 out
-  shift
-  if out=$("$@" 2>&1); then ok "$name${out:+: $out}"; else bad "$name: $out"; fi
-}
+. "$here/check_lib.sh"
 no_temporaries() { ! ls -A "$1" | grep -q '\.tmp-'; }
 py=
 for p in /usr/bin/python3 python3; do
@@ -229,5 +221,4 @@ else
   echo "skip peak RSS: no /usr/bin/time"
 fi
 
-echo "cli stream: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_summary "cli stream"

@@ -12,15 +12,7 @@ golden=$(cd "$2" && pwd)
 backend=${3:-cpu}
 work=$(mktemp -d /tmp/xfwd-replicas-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # check NAME command...
-  local name=$1 out
-  shift
-  if out=$("$@" 2>&1); then ok "$name"; else bad "$name: $out"; fi
-}
+. "$(cd "$(dirname "$0")" && pwd)/check_lib.sh"
 # 300 sequences of 1..40 tokens (a fixed pseudo-random sequence), ids echoed
 awk 'BEGIN { s = 7; for (i = 0; i < 300; i++) { s = (s * 1103515245 + 12345) % 2147483648; n = 1 + s % 40;
   printf "{\"id\": %d, \"tokens\": [", i; for (k = 0; k < n; k++) { s = (s * 1103515245 + 12345) % 2147483648;
@@ -73,5 +65,4 @@ if [ "$backend" = cpu ]; then
 fi
 check "--devices on a command without engines' replicas is refused" bash -c "
   ! '$xfwd' tokenize --model '$golden/qwen3-tiny' --input '$work/in.jsonl' --output '$work/t.jsonl' --devices 0 2>/dev/null"
-echo "replicas ($backend): $pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_summary "replicas ($backend)"

@@ -129,8 +129,7 @@ int xf_cli_parse(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(name, "dimensions")) rc = parse_int(flag, v, 1, &o->dimensions);
         else if (!strcmp(name, "devices")) {
             if ((o->n_devices = xf_cli_parse_devices(flag, v, o->devices, XF_CLI_MAX_DEVICES)) < 0) return 2;
-        }
-        else if (!strcmp(name, "truncate")) {
+        } else if (!strcmp(name, "truncate")) {
             if ((k = pick(v, truncate_names, 3)) < 1) {
                 fprintf(stderr, "xfwd: --truncate must be left or right, got '%s'\n", v);
                 return 2;
