@@ -52,7 +52,7 @@ if [ "${XF_TESTS:-1}" = 1 ]; then
   py=$(command -v python3 || true)
   sed -n 's/^[A-Za-z0-9_]*PYTHON[A-Za-z0-9_]*:FILEPATH=\(\/.*python3\)$/\1/ip' "$build/CMakeCache.txt" | sort -u |
     while read -r p; do
-      [ -x "$p" ] || [ -z "$py" ] || find "$build" -name CTestTestfile.cmake -exec sed -i "s#$p\"#$py\"#g" {} +
+      [ -x "$p" ] || [ -z "$py" ] || find "$build" -name CTestTestfile.cmake -exec sed -i "s#$p\([\"']\)#$py\1#g" {} +
     done
   (cd "$build" && ctest --output-on-failure -j 8 --timeout 300) >"$out/ctest.log" 2>&1
   grep -E "tests passed|tests failed|Total Test time" "$out/ctest.log" | tee -a "$summary"

@@ -242,6 +242,12 @@ static void test_attention(run *r) {
         {XF_MASK_CAUSAL, 0, 2, {1, 70}, 8, 1, 64},
         {XF_MASK_FULL, 0, 3, {33, 1, 130}, 16, 2, 128},
         {XF_MASK_CAUSAL, 8, 2, {90, 1}, 8, 1, 32},
+        /* head_dim 128 over many key tiles (more than a ring of 4 stages of 64 keys holds: the
+         * buffers wrap), GQA ratios 2, 4 and 8 */
+        {XF_MASK_CAUSAL, 0, 1, {600}, 4, 2, 128},
+        {XF_MASK_CAUSAL, 0, 3, {1, 129, 300}, 8, 2, 128},
+        {XF_MASK_CAUSAL, 0, 2, {257, 64}, 16, 2, 128},
+        {XF_MASK_FULL, 0, 2, {330, 3}, 4, 2, 128},
     };
     for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
         xf_attn_mask m = {(xf_mask_kind)masked[i].kind, masked[i].window};
