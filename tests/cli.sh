@@ -10,14 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tool="python3 $here/golden_tool.py"
 work=$(mktemp -d /tmp/xfwd-cli-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-check() { # check NAME command...
-  local name=$1
-  shift
-  if out=$("$@" 2>&1); then pass=$((pass + 1)); echo "ok   $name ${out:+: $out}";
-  else fail=$((fail + 1)); echo "FAIL $name: $out"; fi
-}
+. "$here/check_lib.sh"  # ok, bad, check NAME COMMAND..., check_summary
 
 for c in qwen3-tiny llama-tiny qwen2-tiny-sharded qwen3-hd128-bf16; do
   $tool jsonl "$golden/$c" "$work/$c.jsonl"
@@ -71,5 +64,4 @@ check "info verbose classify head" bash -c "'$xfwd' info --model '$golden/qwen3-
 check "bench tiny" bash -c "'$xfwd' bench --shape qwen3-tiny --backend cpu --batch 2 --seq 16 --iters 3 | grep -q 'tokens/s'"
 check "help" bash -c "'$xfwd' --help | grep -q 'xfwd hidden\|hidden'"
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_summary "cli"

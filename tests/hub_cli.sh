@@ -12,14 +12,7 @@ tool="python3 $here/golden_tool.py"
 tok=$here/data/hub-tok/tokenizer.json
 work=$(mktemp -d /tmp/xfwd-hubcli-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-check() { # check NAME command...
-  local name=$1 out
-  shift
-  if out=$("$@" 2>&1); then pass=$((pass + 1)); echo "ok   $name ${out:+: $out}";
-  else fail=$((fail + 1)); echo "FAIL $name: $out"; fi
-}
+. "$here/check_lib.sh"  # ok, bad, check NAME COMMAND..., check_summary
 run_cmp() { # run_cmp CASE KEY TOL xfwd-args...: run, then compare OUT.npy with the golden KEY
   local c=$1 key=$2 tol=$3
   shift 3
@@ -69,5 +62,4 @@ s = [json.loads(l)[\"score\"] for l in open(sys.argv[1])]
 assert len(s) == 2 and all(0 < x < 1 for x in s), s
 print(s)' '$work/s.jsonl'"
 
-echo "hub cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_summary "hub cli"
