@@ -7,7 +7,7 @@
 # folder carried (built with -DXFWD_BLAS_VENDOR=Generic, then scripts/gpu-stage.sh).
 #   bash scripts/gpu-run.sh [BUILD_DIR]            (default build-cuda-carry)
 # Environment: OUT (logs; default /tmp/xfwd-gpu); XF_TESTS, XF_SANITIZE, XF_BENCH,
-# XF_PEERS, XF_COMPILE = 0 skip a part; XF_BENCH_ARGS extra xfwd_cuda_bench arguments;
+# XF_PEERS, XF_COMPILE, XF_KERNELS = 0 skip a part; XF_BENCH_ARGS extra xfwd_cuda_bench arguments;
 # XF_SHAPES "shape:dtype:batch:seq ..." overrides the benchmark list.
 # Real traffic (off by default): XF_TRAFFIC = 1 (all), or a comma list of xfwd (xfwd_cuda_bench
 # and the CLI), peers (HF eager SDPA), compile (HF torch.compile, dynamic shapes) runs the
@@ -110,6 +110,28 @@ if [ "${XF_PEERS:-1}" = 1 ]; then
   fi
 fi
 
+# ---------------------------------------------------------------- kernels
+# The standalone kernel benchmarks (bench/cuda-notes.md, "Fourth session"): the attention
+# kernels the library keeps beside the warp-specialised ones and PyTorch's SDPA on the same
+# shapes, and the gate|up + SwiGLU step as the library runs it beside the fused kernels; each
+# checks its outputs against the CPU first. XF_KERNELS = 0 skips them (about a minute).
+if [ "${XF_KERNELS:-1}" = 1 ] && [ -x "$build/xfwd_cuda_attention_bench" ]; then
+  klog=$out/kernels.log
+  {
+    timeout 60 "$build/xfwd_cuda_attention_bench" --seqs 4 --len 512
+    timeout 60 "$build/xfwd_cuda_attention_bench" --seqs 3 --len 700 --window 100
+    for w in "1 8192" "4 2048" "16 512"; do
+      for v in 8 10 12; do
+        timeout 30 "$build/xfwd_cuda_attention_bench" --seqs "${w% *}" --len "${w#* }" --nocheck --only $v
+      done
+      timeout 60 python3 bench/sdpa_attention.py --seqs "${w% *}" --len "${w#* }" 2>/dev/null
+    done
+    timeout 60 "$build/xfwd_cuda_ffn_bench"
+    timeout 60 "$build/xfwd_cuda_ffn_bench" --tokens 1000 --in 1024 --inter 3072
+  } >"$klog" 2>&1
+  grep -cE "^FAIL|rel.err .* FAIL" "$klog" | sed 's/^/kernel benchmarks failing checks: /' | tee -a "$summary"
+fi
+
 # ---------------------------------------------------------------- real traffic
 # Mixed-length traffic and long single sequences (bench/cuda-h100.md, "Real traffic"):
 # xfwd packs sequences in input order into forwards of <= XF_TRAFFIC_BUDGET tokens with no
@@ -163,6 +185,10 @@ fi
 
 # ---------------------------------------------------------------- table
 {
+  if [ -f "$out/kernels.log" ]; then  # kernel benchmarks: ms and TFLOP/s per variant and peer
+    echo
+    grep -E "^(bf16|f16|sdpa)|TFLOP/s" "$out/kernels.log" | grep -v skipped | sed 's/^  */  /'
+  fi
   echo
   printf '%-11s %-5s %-9s %-13s %10s %8s %6s %10s %11s\n' shape dtype BxS impl tok/s TFLOP/s %peak peak_MiB over_weights
   for f in "$out/bench.log" "$out/peer.log"; do
