@@ -114,6 +114,9 @@ xf_dtype xf_cpu_auto_dtype(const xf_model *m);
 xf_status xf_engine_recipe(const xf_engine *e, xf_output what, xf_pooling pooling, int normalize, int32_t stop_layer,
                            xf_recipe *r);
 
+/* mkdir -p of a cache folder (cache_dir.c); 0 when the folder exists afterwards. */
+int xf_make_dirs(const char *path);
+
 /* The engine's backend and its state (engine.c), for xf_engine_describe. */
 const xf_backend_ops *xf_engine_backend_ops(const xf_engine *e, void **state);
 

@@ -108,14 +108,6 @@ static void attention_tiled(const float *q, int64_t qs, const float *k, int64_t 
 }
 #endif
 
-const char *xf_fast_sgemm_name(void) {
-#ifdef XFWD_HAVE_DNNL
-    return "oneDNN sgemm";
-#else
-    return "cblas_sgemm";
-#endif
-}
-
 int xf_fast_attention_tile(void) {
 #ifdef XFWD_HAVE_DNNL
     return ATT_QB;

@@ -18,10 +18,8 @@ void xf_fast_qknorm_rope(float *x, const float *w, float eps, const int32_t *pos
                          const float *cos, const float *sin);
 /* out[i] = silu(gate[i]) * up[i] in fp32, threaded. */
 void xf_fast_swiglu(const float *gate, const float *up, float *out, int64_t n);
-/* What these kernels are in this build, for the kernel table: the sgemm's name
- * ("oneDNN sgemm" or "cblas_sgemm") and the attention's query tile (0: one
+/* The attention kernel's query tile in this build, for the kernel table (0: one
  * (token, head) pair per iteration, no tiles). */
-const char *xf_fast_sgemm_name(void);
 int xf_fast_attention_tile(void);
 /* Sets the thread count of BLAS and of the attention kernel (0: all cores). */
 void xf_fast_set_threads(int n);

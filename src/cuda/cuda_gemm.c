@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../backend.h"
 #include "cuda_check.h"
 #include "cuda_gemm.h"
 
@@ -80,18 +80,6 @@ static void choices_read(int fd, const char *gpu) {
     fclose(f);
 }
 
-/* mkdir -p of path's folder part up to (not including) the last '/'. */
-static void make_parents(const char *path) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-}
-
 void xfc_gemm_set_cache(xfc_gemm *g, const char *cache_dir, int device) {
     struct cudaDeviceProp prop;
     char name[96] = "unknown";
@@ -102,7 +90,8 @@ void xfc_gemm_set_cache(xfc_gemm *g, const char *cache_dir, int device) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')) *p = '-';
     snprintf(g->gpu, sizeof g->gpu, "%s-cublasLt%zu", name, cublasLtGetVersion());
     g->choices[0] = 0;
-    if (cache_dir && *cache_dir) snprintf(g->choices, sizeof g->choices, "%s/matmul-%s.txt", cache_dir, g->gpu);
+    if (cache_dir && *cache_dir && xf_make_dirs(cache_dir) == 0)
+        snprintf(g->choices, sizeof g->choices, "%s/matmul-%s.txt", cache_dir, g->gpu);
 }
 
 static int fastest(xfc_gemm *g, const xfc_gemm_plan *p, const cublasLtMatmulHeuristicResult_t *cand, int n,
@@ -118,7 +107,6 @@ static int tuned_pick(xfc_gemm *g, const xfc_gemm_plan *p, const cublasLtMatmulH
     pthread_mutex_lock(&choices_lock);
     const choice *c = choice_find(g->gpu, key);
     if (!c && g->choices[0]) {
-        make_parents(g->choices);
         fd = open(g->choices, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
             choices_read(fd, g->gpu);

@@ -3,11 +3,9 @@
  * file that makes the next start-up fast, descriptor sets over the one shared
  * layout (storage buffers 0..5), and recording dispatches with their barriers. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,24 +17,6 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* mkdir -p; returns 0 when the directory exists afterwards. */
-static int make_dirs(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(buf)) return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char keep = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-            buf[i] = keep;
-        }
-    }
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
-}
-
 /* Cache file: <dir>/vulkan-<vendor>-<device>-<pipelineCacheUUID>.bin, so a file
  * from another device or driver is never offered to this one. */
 static char *cache_file_path(const vkx_ctx *c, const char *cache_dir) {
@@ -46,7 +26,7 @@ static char *cache_file_path(const vkx_ctx *c, const char *cache_dir) {
     } else {
         if (!vkx_default_cache_dir(dir, sizeof(dir))) return NULL;
     }
-    if (make_dirs(dir) != 0) return NULL;
+    if (xf_make_dirs(dir) != 0) return NULL;
     char uuid[2 * VK_UUID_SIZE + 1];
     for (unsigned i = 0; i < VK_UUID_SIZE; i++) snprintf(uuid + 2 * i, 3, "%02x", c->props.pipelineCacheUUID[i]);
     size_t len = strlen(dir) + 80 + sizeof(uuid);
