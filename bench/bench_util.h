@@ -114,7 +114,7 @@ static inline int xb_read_lengths(const char *path, int32_t max_len, int32_t **l
                 goto done;
             }
             cap = cap ? 2 * cap : 1024;
-            int32_t *grown = realloc(*lens, sizeof(int32_t) * (size_t)cap);
+            int32_t *grown = (int32_t *)realloc(*lens, sizeof(int32_t) * (size_t)cap);
             if (!grown) {
                 snprintf(err, err_size, "%s: out of host memory", path);
                 goto done;
@@ -196,7 +196,7 @@ static inline int xb_workload_make(xb_workload *w, int batch, int seq, int mixed
         if (n < 1 || (!mixed && seq < 1)) return snprintf(err, err_size, "no sequences"), -1;
         if (!mixed && seq > max_len)
             return snprintf(err, err_size, "--seq %d exceeds the model's %d positions", seq, max_len), -1;
-        w->lens = malloc(sizeof(int32_t) * (size_t)n);
+        w->lens = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
         if (!w->lens) return snprintf(err, err_size, "out of host memory"), -1;
         w->n = n;
         if (mixed) xb_mixed_lengths(n, w->lens), w->traffic = 1;
@@ -231,7 +231,7 @@ static inline int xb_cmp_i32(const void *a, const void *b) {
 
 /* One line describing the lengths: count, tokens, min / median / mean / p90 / p99 / max. */
 static inline void xb_workload_describe(const xb_workload *w, char *buf, size_t size) {
-    int32_t *s = malloc(sizeof(int32_t) * (size_t)w->n);
+    int32_t *s = (int32_t *)malloc(sizeof(int32_t) * (size_t)w->n);
     if (!s) {
         snprintf(buf, size, "%d sequences, %lld tokens", w->n, (long long)w->tokens);
         return;

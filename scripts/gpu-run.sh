@@ -30,6 +30,14 @@ if ldd "$build/tests/test_ops" 2>/dev/null | grep -q 'libcublasLt.*not found'; t
   lt=$(find / -name 'libcublasLt.so.13*' -not -path '*/proc/*' 2>/dev/null | head -n 1)
   [ -n "$lt" ] && export LD_LIBRARY_PATH=$(dirname "$lt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
+# the attention benchmark built with cuDNN's variant (XFWD_CUDNN_FRONTEND) needs cuDNN and NVRTC:
+# the Python environment's NVIDIA packages have both
+for lib in libcudnn.so.9 libnvrtc.so.13; do
+  if ldd "$build/xfwd_cuda_attention_bench" 2>/dev/null | grep -q "$lib => not found"; then
+    f=$(find / -name "$lib" -not -path '*/proc/*' 2>/dev/null | head -n 1)
+    [ -n "$f" ] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$(dirname "$f")
+  fi
+done
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv,noheader |
   sed 's/^/gpu: /' | tee -a "$summary"
@@ -121,11 +129,12 @@ if [ "${XF_KERNELS:-1}" = 1 ] && [ -x "$build/xfwd_cuda_attention_bench" ]; then
     timeout 60 "$build/xfwd_cuda_attention_bench" --seqs 4 --len 512
     timeout 60 "$build/xfwd_cuda_attention_bench" --seqs 3 --len 700 --window 100
     for w in "1 8192" "4 2048" "16 512"; do
-      for v in 8 10 12; do
+      for v in 8 12 13; do  # 13: cuDNN, where the build has it
         timeout 30 "$build/xfwd_cuda_attention_bench" --seqs "${w% *}" --len "${w#* }" --nocheck --only $v
       done
       timeout 60 python3 bench/sdpa_attention.py --seqs "${w% *}" --len "${w#* }" 2>/dev/null
     done
+    for v in 8 13; do timeout 60 "$build/xfwd_cuda_attention_bench" --mixed 52 --only $v; done  # one packed forward
     timeout 60 "$build/xfwd_cuda_ffn_bench"
     timeout 60 "$build/xfwd_cuda_ffn_bench" --tokens 1000 --in 1024 --inter 3072
   } >"$klog" 2>&1
