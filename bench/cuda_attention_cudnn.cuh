@@ -6,8 +6,8 @@
 //
 // Built only where the build was configured with XFWD_CUDNN_FRONTEND (the frontend's include
 // folder: bench/fetch-cudnn-frontend.sh) and the CUDA toolkit has cuDNN 9; the program then
-// links libcudnn, found at run time through the loader's path (on the GPU machine: the Python
-// environment's nvidia-cudnn package, as scripts/gpu-run.sh does for cuBLASLt).
+// links libcudnn, found at run time through the loader's path (on the GPU machine: its system
+// cuDNN 9 install; scripts/gpu-run.sh adds its folder where the loader does not find it).
 //
 // One graph per (sequences, longest sequence, mask, dtype), built on first use and kept for the
 // process (the bench times one shape per run). The graph's batch dimension is the number of

@@ -5,7 +5,7 @@
 #   bash bench/fetch-cudnn-frontend.sh .cache/cudnn-frontend
 #   cmake -S . -B build-gpu -DXFWD_CUDNN_FRONTEND=$PWD/.cache/cudnn-frontend/include ...
 # cuDNN itself (9.x, with cudnn.h beside the CUDA toolkit's headers) comes from the toolkit
-# install or NVIDIA's packages; the GPU machine's Python environment has it (nvidia-cudnn-cu13).
+# install or NVIDIA's packages; the GPU machine has cuDNN 9.14 installed.
 set -euo pipefail
 dest=${1:-.cache/cudnn-frontend}
 version=${CUDNN_FRONTEND_VERSION:-v1.23.0}

@@ -31,7 +31,7 @@ if ldd "$build/tests/test_ops" 2>/dev/null | grep -q 'libcublasLt.*not found'; t
   [ -n "$lt" ] && export LD_LIBRARY_PATH=$(dirname "$lt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
 # the attention benchmark built with cuDNN's variant (XFWD_CUDNN_FRONTEND) needs cuDNN and NVRTC:
-# the Python environment's NVIDIA packages have both
+# found wherever the machine has them installed
 for lib in libcudnn.so.9 libnvrtc.so.13; do
   if ldd "$build/xfwd_cuda_attention_bench" 2>/dev/null | grep -q "$lib => not found"; then
     f=$(find / -name "$lib" -not -path '*/proc/*' 2>/dev/null | head -n 1)
