@@ -19,7 +19,8 @@
 // Build: the xfwd_cuda_attention_bench target (beside xfwd_cuda_bench). Run on the GPU:
 //   xfwd_cuda_attention_bench [--dtype bf16|f16] [--D 64|128] [--seqs 4] [--len 512]
 //                             [--heads 32] [--kv 8] [--iters 20] [--full] [--window W]
-//                             [--only N] [--nocheck]
+//                             [--only N] [--nocheck] [--mixed N]
+// (--mixed N: one launch over the first N lengths of the benchmarks' mixed distribution)
 // prints one line per variant: relative (Frobenius) error vs the CPU on the first
 // sequence, ms per launch, TFLOP/s.
 #include <math.h>

@@ -31,7 +31,7 @@ struct state {
     cudnnHandle_t handle = nullptr;
     std::shared_ptr<fe::graph::Graph> graph;
     void *workspace = nullptr;
-    int32_t *seq = nullptr, *off_q = nullptr, *off_kv = nullptr, *off_o = nullptr;
+    int32_t *seq = nullptr;  // [4][B + 1]: lengths, then the element offsets of q, k|v and out rows
     int B = -1, S = -1, full = -1, window = -1, f16 = -1;
     bool broken = false;
 };
@@ -52,7 +52,7 @@ template <typename T>
 static bool prepare(int B_, const int32_t *host_starts, int nh, int nkv, int D, int ld_q, int ld_kv, int ld_o,
                     int full, int window, int bucket) {
     state &s = g_state;
-    const int f16 = sizeof(T) == 2 && std::is_same<T, __half>::value;
+    const int f16 = std::is_same<T, __half>::value;
     int S = 0, B = B_;
     for (int b = 0; b < B_; b++) S = host_starts[b + 1] - host_starts[b] > S ? host_starts[b + 1] - host_starts[b] : S;
     if (bucket) {
@@ -80,7 +80,6 @@ static bool prepare(int B_, const int32_t *host_starts, int nh, int nkv, int D, 
     CK(cudaMalloc(&s.seq, sizeof(int32_t) * 4 * (B + 1)));
     CK(cudaMemcpy(s.seq, h, sizeof(int32_t) * 4 * (B + 1), cudaMemcpyHostToDevice));
     free(h);
-    s.off_q = s.seq + (B + 1), s.off_kv = s.seq + 2 * (B + 1), s.off_o = s.seq + 3 * (B + 1);
 
     auto g = std::make_shared<fe::graph::Graph>();
     g->set_io_data_type(f16 ? fe::DataType_t::HALF : fe::DataType_t::BFLOAT16)
@@ -128,10 +127,11 @@ static bool prepare(int B_, const int32_t *host_starts, int nh, int nkv, int D, 
 
 static bool run(const void *q, const void *k, const void *v, void *out) {
     state &s = g_state;
+    int32_t *off_q = s.seq + (s.B + 1), *off_kv = s.seq + 2 * (s.B + 1), *off_o = s.seq + 3 * (s.B + 1);
     std::unordered_map<int64_t, void *> pack = {
         {U_Q, (void *)q},         {U_K, (void *)k},          {U_V, (void *)v},          {U_O, out},
-        {U_SEQ_Q, s.seq},         {U_SEQ_KV, s.seq},         {U_OFF_Q, s.off_q},        {U_OFF_K, s.off_kv},
-        {U_OFF_V, s.off_kv},      {U_OFF_O, s.off_o}};
+        {U_SEQ_Q, s.seq},         {U_SEQ_KV, s.seq},         {U_OFF_Q, off_q},          {U_OFF_K, off_kv},
+        {U_OFF_V, off_kv},        {U_OFF_O, off_o}};
     fe::error_t e = s.graph->execute(s.handle, pack, s.workspace);
     return e.is_good() || fail("execute", e);
 }
